@@ -1,0 +1,80 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+SHELL := /bin/bash
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# A Python >= 3.12: $(PYTHON) when given, else the first that qualifies on PATH or
+# under pyenv.
+PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
+	$$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 \
+	/usr/local/bin/python3.13 /usr/local/bin/python3.12; do \
+	  p=$$(command -v $$c 2>/dev/null) || continue; \
+	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
+	done)
+
+PY := $(VENV)/bin/python
+
+.PHONY: help venv install install-dev migrate seed run test test-fast lint format bench check clean
+
+help:
+	@echo "make run    - set up, migrate, seed demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install test dependencies and run the whole suite"
+	@echo "make lint   - ruff + makemigrations --check"
+	@echo "make bench  - ledger benchmark (needs DATABASE_URL on PostgreSQL)"
+
+$(PY):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python >= 3.12 not found. Install it (e.g. 'pyenv install 3.13' or your"; \
+	  echo "       distribution's python3.12 package), or run: make PYTHON=/path/to/python3.12"; \
+	  exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+	  { echo "error: $(PYTHON) is older than 3.12; Django 6 needs 3.12+"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(PY)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo ""
+	@echo "  Player portal:  http://$(HOST):$(PORT)/"
+	@echo "  Admin:          http://$(HOST):$(PORT)/admin/"
+	@echo "  API docs:       http://$(HOST):$(PORT)/api/docs/"
+	@echo ""
+	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) manage.py bench_ledger
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles test-artifacts

@@ -1,0 +1,65 @@
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from casino.services import player_login, player_register
+from tenants.api import TenantApi
+
+
+class PlayerOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    status = serializers.CharField()
+    kyc_status = serializers.CharField()
+    tenant = serializers.CharField(source="tenant.slug")
+    created_at = serializers.DateTimeField()
+
+
+class PlayerRegisterApi(TenantApi):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+        display_name = serializers.CharField(max_length=100, required=False, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: PlayerOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic(durable=True):
+            player = player_register(tenant=request.tenant, **data.validated_data)
+        return Response(
+            PlayerOutputSerializer(player).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PlayerLoginApi(TenantApi):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True)
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        player = PlayerOutputSerializer()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic(durable=True):
+            player, token = player_login(tenant=request.tenant, **data.validated_data)
+        return Response(self.OutputSerializer({"token": token, "player": player}).data)
+
+
+class PlayerMeApi(TenantApi):
+    @extend_schema(responses={200: PlayerOutputSerializer})
+    def get(self, request):
+        return Response(PlayerOutputSerializer(request.user).data)

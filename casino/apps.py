@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CasinoConfig(AppConfig):
+    name = "casino"
+    verbose_name = "Players"
+
+    def ready(self) -> None:
+        from casino import checks, exceptions  # noqa: F401  (system checks, error codes)

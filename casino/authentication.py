@@ -1,0 +1,50 @@
+"""Player token authentication bound to the tenant of the request."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, permissions
+
+from casino.exceptions import PlayerBlocked
+from casino.models import Player, PlayerToken
+from casino.services import token_hash
+from common.errors import AuthenticationRequired, NotFound
+
+
+class PlayerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` (or ``Token <token>``).
+
+    A valid token of another brand's player answers 404, the same as a missing
+    resource, so a token never reveals or reaches data across brands."""
+
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower().decode() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise AuthenticationRequired("Malformed Authorization header.")
+        raw = header[1].decode(errors="replace")
+        token = (
+            PlayerToken.objects.select_related("player", "player__tenant")
+            .filter(key_hash=token_hash(raw), expires_at__gt=timezone.now())
+            .first()
+        )
+        if token is None:
+            raise AuthenticationRequired("Invalid or expired token.")
+        player: Player = token.player
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or player.tenant_id != tenant.id:
+            raise NotFound()
+        if not player.is_active:
+            raise PlayerBlocked()
+        return player, token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class IsPlayer(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.user, Player)

@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=False)
+def dev_secret_key_refused_in_production(app_configs, **kwargs):
+    if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        return [
+            Error(
+                "SECRET_KEY is the development default while DEBUG is False.",
+                hint="Set SECRET_KEY in the environment to a long random value.",
+                id="casino.E001",
+            )
+        ]
+    return []

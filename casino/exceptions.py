@@ -1,0 +1,19 @@
+from common.errors import ApplicationError
+
+
+class InvalidCredentials(ApplicationError):
+    code = "INVALID_CREDENTIALS"
+    http_status = 401
+    default_message = "Email or password is wrong."
+
+
+class PlayerAlreadyExists(ApplicationError):
+    code = "PLAYER_ALREADY_EXISTS"
+    http_status = 409
+    default_message = "A player with this email already exists on this brand."
+
+
+class PlayerBlocked(ApplicationError):
+    code = "PLAYER_BLOCKED"
+    http_status = 403
+    default_message = "This player account is blocked."

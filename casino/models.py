@@ -1,0 +1,76 @@
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Player(models.Model):
+    """A player of one brand. The same email on two brands is two players; players are
+    not Django users (operators are), so a player can never reach the admin."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+
+    class KycStatus(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="players"
+    )
+    email = models.EmailField(max_length=254)
+    password = models.CharField(max_length=256)
+    display_name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    kyc_status = models.CharField(
+        max_length=16, choices=KycStatus.choices, default=KycStatus.UNVERIFIED
+    )
+    withdrawals_frozen = models.BooleanField(
+        default=False,
+        help_text="Set by risk events (e.g. a chargeback); blocks withdrawals.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("email"), name="player_email_unique_per_tenant"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="player_tenant_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.tenant_id})"
+
+    # DRF's permission classes ask these of request.user.
+    is_authenticated = True
+    is_anonymous = False
+
+    def set_password(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        return check_password(raw_password, self.password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class PlayerToken(models.Model):
+    """An API token. Only its SHA-256 is stored; the raw value is shown once at login."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="tokens")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"token of player {self.player_id}"

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from casino.exceptions import InvalidCredentials, PlayerAlreadyExists, PlayerBlocked
+from casino.models import Player, PlayerToken
+from common.actors import Actor
+from common.errors import ValidationFailed
+from tenants.models import Tenant
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def player_register(
+    *, tenant: Tenant, email: str, password: str, display_name: str = ""
+) -> Player:
+    email = email.strip().lower()
+    player = Player(tenant=tenant, email=email, display_name=display_name)
+    try:
+        validate_password(password, user=player)
+    except ValidationError as exc:
+        raise ValidationFailed(details={"fields": {"password": exc.messages}}) from exc
+    player.set_password(password)
+    with transaction.atomic(savepoint=False):
+        if Player.objects.filter(tenant=tenant, email__iexact=email).exists():
+            raise PlayerAlreadyExists(details={"email": email})
+        try:
+            with transaction.atomic():
+                player.save()
+        except IntegrityError as exc:  # a concurrent registration won
+            raise PlayerAlreadyExists(details={"email": email}) from exc
+        audit_record(
+            actor=Actor.for_player(player),
+            action="player.registered",
+            tenant_id=tenant.pk,
+            target=player,
+            after={"email": email, "display_name": display_name},
+        )
+    return player
+
+
+def player_authenticate(*, tenant: Tenant, email: str, password: str) -> Player:
+    player = Player.objects.filter(tenant=tenant, email__iexact=email.strip()).first()
+    if player is None or not player.check_password(password):
+        raise InvalidCredentials()
+    if not player.is_active:
+        raise PlayerBlocked()
+    return player
+
+
+def player_token_issue(*, player: Player) -> str:
+    """Create a token and return its raw value (stored only as a hash)."""
+    raw = secrets.token_urlsafe(32)
+    PlayerToken.objects.create(
+        player=player,
+        key_hash=token_hash(raw),
+        expires_at=timezone.now()
+        + timedelta(seconds=settings.PLAYER_TOKEN_TTL_SECONDS),
+    )
+    return raw
+
+
+def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, str]:
+    with transaction.atomic(savepoint=False):
+        player = player_authenticate(tenant=tenant, email=email, password=password)
+        raw = player_token_issue(player=player)
+        audit_record(
+            actor=Actor.for_player(player),
+            action="player.logged_in",
+            tenant_id=tenant.pk,
+            target=player,
+        )
+    return player, raw
+
+
+def player_set_status(
+    *, actor: Actor, player: Player, status: str, reason: str
+) -> Player:
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = locked.status
+        locked.status = status
+        locked.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="player.status_changed",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"status": before},
+            after={"status": status},
+            reason=reason,
+        )
+    return locked

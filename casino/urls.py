@@ -1,0 +1,37 @@
+"""Root URLs: the composition root, free to name every app."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from casino import apis as casino_apis
+from wallet import apis as wallet_apis
+
+api_v1 = [
+    path(
+        "auth/register", casino_apis.PlayerRegisterApi.as_view(), name="player-register"
+    ),
+    path("auth/login", casino_apis.PlayerLoginApi.as_view(), name="player-login"),
+    path("me", casino_apis.PlayerMeApi.as_view(), name="player-me"),
+    path(
+        "wallet/balances",
+        wallet_apis.WalletBalanceListApi.as_view(),
+        name="wallet-balances",
+    ),
+    path(
+        "wallet/transactions",
+        wallet_apis.WalletHistoryApi.as_view(),
+        name="wallet-history",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+]

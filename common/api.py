@@ -1,0 +1,64 @@
+"""The single DRF exception handler: every error leaves the API as
+``{"error": {"code", "message", "details"}}`` with the registry's HTTP status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from common import errors
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten_validation(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten_validation(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten_validation(item) for item in detail]
+    return str(detail)
+
+
+def translate(exc: Exception) -> errors.ApplicationError:
+    """Map framework exceptions onto registry errors; unknown ones become INTERNAL_ERROR."""
+    if isinstance(exc, errors.ApplicationError):
+        return exc
+    try:
+        from django_ratelimit.exceptions import Ratelimited
+    except ImportError:  # pragma: no cover - dependency is pinned
+        Ratelimited = ()  # noqa: N806
+    if Ratelimited and isinstance(exc, Ratelimited):
+        return errors.RateLimited(retry_after=getattr(exc, "retry_after", 60))
+    if isinstance(exc, drf.ValidationError):
+        return errors.ValidationFailed(
+            details={"fields": _flatten_validation(exc.detail)}
+        )
+    if isinstance(exc, drf.ParseError):
+        return errors.MalformedRequest(str(exc.detail))
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return errors.AuthenticationRequired(str(exc.detail))
+    if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
+        return errors.PermissionDeniedError()
+    if isinstance(exc, (drf.NotFound, Http404)):
+        return errors.NotFound()
+    if isinstance(exc, drf.MethodNotAllowed):
+        return errors.MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return errors.UnsupportedMediaType(str(exc.detail))
+    if isinstance(exc, drf.Throttled):
+        return errors.RateLimited(retry_after=int(exc.wait or 1))
+    logger.exception("api.unexpected_error", exc_info=exc)
+    return errors.InternalError()
+
+
+def error_response(error: errors.ApplicationError) -> Response:
+    return Response(error.as_dict(), status=error.http_status, headers=error.headers())
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    return error_response(translate(exc))

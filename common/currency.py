@@ -1,0 +1,103 @@
+"""ISO-4217 currencies and their exponents (minor units per major unit = 10**exponent).
+
+Amounts are integers in minor units everywhere; conversion happens only at the edges.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from common.errors import ApplicationError
+
+ISO_EXPONENTS: dict[str, int] = {
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "RON": 2,
+    "BGN": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "BRL": 2,
+    "MXN": 2,
+    "ZAR": 2,
+    "INR": 2,
+    "TRY": 2,
+    "CNY": 2,
+    "HKD": 2,
+    "SGD": 2,
+    "CLP": 0,
+    "ISK": 0,
+    "IDR": 2,
+    "CVE": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "UGX": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "PYG": 0,
+    "KWD": 3,
+    "BHD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
+    "IQD": 3,
+    "LYD": 3,
+}
+
+
+class UnknownCurrency(ApplicationError):
+    code = "CURRENCY_NOT_SUPPORTED"
+    http_status = 400
+    default_message = "This currency is not supported."
+
+
+class InvalidAmount(ApplicationError):
+    code = "INVALID_AMOUNT"
+    http_status = 400
+    default_message = "The amount is not valid for this currency."
+
+
+def exponent_of(currency: str) -> int:
+    try:
+        return ISO_EXPONENTS[currency]
+    except KeyError:
+        raise UnknownCurrency(
+            f"Currency {currency!r} is not supported.", details={"currency": currency}
+        ) from None
+
+
+def to_minor(amount: str | Decimal | int, currency: str) -> int:
+    """``"50.00" EUR`` → ``5000``. Refuses more decimals than the currency has."""
+    exponent = exponent_of(currency)
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise InvalidAmount(
+            details={"amount": str(amount), "currency": currency}
+        ) from None
+    if not value.is_finite():
+        raise InvalidAmount(details={"amount": str(amount), "currency": currency})
+    scaled = value.scaleb(exponent)
+    if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
+        raise InvalidAmount(
+            f"{currency} has {exponent} decimal places.",
+            details={"amount": str(amount), "currency": currency, "exponent": exponent},
+        )
+    return int(scaled)
+
+
+def to_major(amount_minor: int, currency: str) -> str:
+    """``5000`` EUR → ``"50.00"`` (a string, so no float ever carries money)."""
+    exponent = exponent_of(currency)
+    return str(
+        Decimal(amount_minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
+    )

@@ -1,0 +1,28 @@
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from common.errors import IdempotencyKeyRequired, ValidationFailed
+
+_KEY = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+def idempotency_key_from(request) -> str:
+    """The request's ``Idempotency-Key`` header, required and well-formed."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise IdempotencyKeyRequired()
+    if not _KEY.match(key):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1-128 characters of letters, digits and ._:@/+=-",
+            details={"fields": {"Idempotency-Key": ["invalid format"]}},
+        )
+    return key
+
+
+def request_fingerprint(payload: Mapping[str, Any]) -> str:
+    """A stable hash of what a request asked for, to tell a replay from a reuse."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,173 @@
+"""Operator scoping for the Django admin.
+
+Every admin of a tenant-owned model derives from ``TenantScopedAdmin``: the changelist
+shows only the operator's tenants, a change page of another tenant's row is a 404,
+foreign-key choices are narrowed to the operator's tenants, and what an operator may
+do is declared on the class. A superuser sees and may do everything Django allows."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import Http404
+
+from audit.services import model_snapshot
+from common.actors import Actor
+from common.errors import ApplicationError
+from tenants.models import Tenant, TenantDomain, TenantPolicy
+from tenants.selectors import tenant_ids_for_operator
+from tenants.services import tenant_policy_changed
+
+
+def is_operator(user) -> bool:
+    return bool(user.is_active and user.is_staff)
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    #: ORM path from this model to its Tenant ("" when the model *is* Tenant).
+    tenant_field: str = "tenant"
+    #: What a (non-superuser) operator may do, beyond viewing their tenants' rows.
+    operator_can_add = False
+    operator_can_change = False
+    operator_can_delete = False
+    #: Ledger-style models: nobody, not even a superuser, adds, changes or deletes.
+    read_only = False
+
+    show_full_result_count = False
+
+    def _tenant_lookup(self) -> str:
+        return f"{self.tenant_field}__in" if self.tenant_field else "pk__in"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        tenant_ids = tenant_ids_for_operator(user=request.user)
+        if tenant_ids is None:
+            return queryset
+        return queryset.filter(**{self._tenant_lookup(): tenant_ids})
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Another tenant's row is indistinguishable from a missing one.
+            raise Http404("Not found")
+        return obj
+
+    def _operator_may(self, request, allowed: bool) -> bool:
+        if self.read_only:
+            return False
+        if request.user.is_superuser:
+            return True
+        return allowed and is_operator(request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_operator(request.user)
+
+    def has_add_permission(self, request, *args):
+        return self._operator_may(request, self.operator_can_add)
+
+    def has_change_permission(self, request, obj=None):
+        return self._operator_may(request, self.operator_can_change)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._operator_may(request, self.operator_can_delete)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        tenant_ids = tenant_ids_for_operator(user=request.user)
+        if tenant_ids is not None:
+            related = db_field.related_model
+            if related is Tenant:
+                kwargs["queryset"] = Tenant.objects.filter(pk__in=tenant_ids)
+            elif any(f.name == "tenant" for f in related._meta.fields):
+                kwargs["queryset"] = related._default_manager.filter(
+                    tenant_id__in=tenant_ids
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def report_error(self, request, error: ApplicationError) -> None:
+        """Show a domain error to the operator the way the API would name it."""
+        self.message_user(
+            request, f"{error.code}: {error.message}", level=messages.ERROR
+        )
+
+
+class ScopedInline(admin.StackedInline):
+    """Inlines follow their parent admin's permissions."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_operator(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class TenantPolicyInline(ScopedInline):
+    model = TenantPolicy
+    can_delete = False
+
+
+class TenantDomainInline(admin.TabularInline):
+    model = TenantDomain
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_operator(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin):
+    tenant_field = ""
+    operator_can_change = True  # their policy; brand identity stays superuser-only
+    list_display = ["slug", "name", "status", "default_currency", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["slug", "name"]
+    inlines = [TenantPolicyInline, TenantDomainInline]
+    filter_horizontal = ["operators"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return ["created_at"]
+        return [
+            "slug",
+            "name",
+            "status",
+            "default_currency",
+            "allowed_currencies",
+            "operators",
+            "created_at",
+        ]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not TenantPolicy:
+            return super().save_formset(request, form, formset, change)
+        befores = {
+            policy.pk: model_snapshot(policy)
+            for policy in TenantPolicy.objects.filter(
+                pk__in=[f.instance.pk for f in formset.forms if f.instance.pk]
+            )
+        }
+        super().save_formset(request, form, formset, change)
+        for policy_form in formset.forms:
+            policy = policy_form.instance
+            if policy.pk in befores:
+                tenant_policy_changed(
+                    actor=Actor.for_user(request.user),
+                    policy=policy,
+                    before=befores[policy.pk],
+                )

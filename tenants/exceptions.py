@@ -1,0 +1,19 @@
+from common.errors import ApplicationError
+
+
+class TenantNotFound(ApplicationError):
+    code = "TENANT_NOT_FOUND"
+    http_status = 404
+    default_message = "No brand matches this request (X-Tenant header or host)."
+
+
+class TenantSuspended(ApplicationError):
+    code = "TENANT_SUSPENDED"
+    http_status = 403
+    default_message = "This brand is suspended."
+
+
+class ModuleTemporarilyDisabled(ApplicationError):
+    code = "MODULE_TEMPORARILY_DISABLED"
+    http_status = 503
+    default_message = "This feature is temporarily disabled for this brand."

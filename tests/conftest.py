@@ -1,0 +1,51 @@
+import os
+
+import pytest
+from django.db import connection
+
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres`` tests run only on PostgreSQL. Locally on SQLite they
+    are skipped with a reason; with REQUIRE_POSTGRES=1 (CI) they must run."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    on_postgres = "postgresql" in engine
+    if REQUIRE_POSTGRES and not on_postgres:
+        raise pytest.UsageError(
+            "REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL "
+            f"(engine {engine}). The PostgreSQL-only tests must run here."
+        )
+    if on_postgres:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_reachable_when_required(django_db_setup, django_db_blocker):
+    if REQUIRE_POSTGRES:
+        with django_db_blocker.unblock():
+            assert connection.vendor == "postgresql"
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -1,0 +1,138 @@
+"""Reads of the ledger, shared by the API, the admin and the commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet, Sum
+
+from casino.models import Player
+from wallet.models import PLAYER_KINDS, Account, Entry, Hold, JournalTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    available_minor: int
+    held_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.available_minor + self.held_minor
+
+
+def balance_list(*, player: Player) -> list[Balance]:
+    """One row per currency the player has an account in."""
+    by_currency: dict[str, dict[str, int]] = {}
+    rows = Account.objects.filter(
+        tenant_id=player.tenant_id, player=player, kind__in=PLAYER_KINDS
+    ).values_list("currency", "kind", "balance_minor")
+    for currency, kind, balance in rows:
+        by_currency.setdefault(currency, {})[kind] = balance
+    return [
+        Balance(
+            currency=currency,
+            available_minor=kinds.get(Account.Kind.PLAYER_AVAILABLE, 0),
+            held_minor=kinds.get(Account.Kind.PLAYER_HELD, 0),
+        )
+        for currency, kinds in sorted(by_currency.items())
+    ]
+
+
+def player_entry_list(
+    *,
+    player: Player,
+    kind: str | None = None,
+    currency: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Entry]:
+    """The player's ledger lines (both available and held accounts), newest first."""
+    queryset = Entry.objects.filter(
+        tenant_id=player.tenant_id, account__player=player
+    ).select_related("transaction", "account")
+    if kind:
+        queryset = queryset.filter(transaction__kind=kind)
+    if currency:
+        queryset = queryset.filter(currency=currency)
+    if created_after:
+        queryset = queryset.filter(created_at__gte=created_after)
+    if created_before:
+        queryset = queryset.filter(created_at__lt=created_before)
+    return queryset.order_by("-id")
+
+
+def account_balance(*, account: Account) -> int:
+    """A system account's balance is the sum of its entries (never cached, never locked)."""
+    if account.is_player_account:
+        return account.balance_minor
+    return account.entries.aggregate(total=Sum("amount_minor"))["total"] or 0
+
+
+def system_account_list_with_balances(*, tenant_id: int) -> list[tuple[Account, int]]:
+    accounts = Account.objects.filter(
+        tenant_id=tenant_id, player__isnull=True
+    ).annotate(derived=Sum("entries__amount_minor"))
+    return [(account, account.derived or 0) for account in accounts]
+
+
+def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
+    """Every violation of the ledger's invariants, as readable lines (empty = clean):
+    each transaction balances per currency, each cached player balance equals the sum
+    of its entries, no player balance is negative, held balances equal pending holds."""
+    scope = Q() if tenant_id is None else Q(tenant_id=tenant_id)
+    problems: list[str] = []
+
+    unbalanced = (
+        Entry.objects.filter(scope)
+        .values("transaction_id", "currency")
+        .annotate(total=Sum("amount_minor"))
+        .exclude(total=0)
+    )
+    problems += [
+        f"transaction {row['transaction_id']} sums to {row['total']} {row['currency']}"
+        for row in unbalanced
+    ]
+    empty = JournalTransaction.objects.filter(scope).filter(entries__isnull=True)
+    problems += [
+        f"transaction {txn_id} has no entries"
+        for txn_id in empty.values_list("id", flat=True)
+    ]
+
+    players = Account.objects.filter(scope, kind__in=PLAYER_KINDS).annotate(
+        derived=Sum("entries__amount_minor")
+    )
+    for account in players.exclude(balance_minor=F("derived")).exclude(
+        balance_minor=0, derived__isnull=True
+    ):
+        problems.append(
+            f"account {account.pk} caches {account.balance_minor} but its entries sum to "
+            f"{account.derived or 0}"
+        )
+    problems += [
+        f"account {pk} is negative ({balance})"
+        for pk, balance in players.filter(balance_minor__lt=0).values_list(
+            "pk", "balance_minor"
+        )
+    ]
+
+    pending = {
+        (row["player_id"], row["currency"]): row["total"]
+        for row in Hold.objects.filter(scope, state=Hold.State.PENDING)
+        .values("player_id", "currency")
+        .annotate(total=Sum("amount_minor"))
+    }
+    held = {
+        (row["player_id"], row["currency"]): row["balance_minor"]
+        for row in Account.objects.filter(scope, kind=Account.Kind.PLAYER_HELD).values(
+            "player_id", "currency", "balance_minor"
+        )
+    }
+    for key in set(pending) | set(held):
+        if pending.get(key, 0) != held.get(key, 0):
+            problems.append(
+                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but pending holds "
+                f"{pending.get(key, 0)}"
+            )
+    return problems
