@@ -13,3 +13,17 @@ def dev_secret_key_refused_in_production(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=False)
+def encryption_keys_set_in_production(app_configs, **kwargs):
+    if not settings.DEBUG and not settings.FIELD_ENCRYPTION_KEYS:
+        return [
+            Error(
+                "FIELD_ENCRYPTION_KEYS is empty while DEBUG is False.",
+                hint="Generate one with: python -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'",
+                id="casino.E002",
+            )
+        ]
+    return []

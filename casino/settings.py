@@ -131,6 +131,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Fernet keys (newest first) for PSP secrets and payout details at rest; see
+# common/crypto.py. Empty in development: a key derived from SECRET_KEY is used, and
+# casino.checks refuses that when DEBUG is False.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
 # Player API tokens stop working this many seconds after they were issued.
 PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
 

@@ -23,7 +23,9 @@ def test_register_login_and_read_empty_wallet(api_client):
     )
     token = login.json()["token"]
     balances = api_client.get(
-        "/api/v1/wallet/balances", HTTP_X_TENANT="alpha", HTTP_AUTHORIZATION=f"Bearer {token}"
+        "/api/v1/wallet/balances",
+        HTTP_X_TENANT="alpha",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert balances.status_code == 200
     assert balances.json() == {"balances": []}
