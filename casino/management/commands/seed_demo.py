@@ -100,6 +100,13 @@ DEMO = (
 class Command(BaseCommand):
     help = "Create demo tenants, operators, a superuser and players (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="Where the server will answer, for the printed links.",
+        )
+
     def handle(self, *args, **options):
         with transaction.atomic(durable=True):
             self._superuser()
@@ -108,7 +115,7 @@ class Command(BaseCommand):
                 operator = self._operator(demo, tenant)
                 for demo_player in demo.players:
                     self._player(tenant, operator, demo_player)
-        self._print_logins()
+        self._print_logins(options["base_url"].rstrip("/"))
 
     # --- people --------------------------------------------------------------------
 
@@ -209,18 +216,18 @@ class Command(BaseCommand):
 
     # --- output --------------------------------------------------------------------
 
-    def _print_logins(self) -> None:
+    def _print_logins(self, base: str) -> None:
         out = self.stdout.write
         out("")
         out(
             self.style.WARNING("DEMO-ONLY credentials (never use these anywhere real):")
         )
-        out("  Admin: http://127.0.0.1:8000/admin/")
+        out(f"  Admin: {base}/admin/")
         out(f"    superuser (all brands)     {SUPERUSER[0]} / {SUPERUSER[1]}")
         for demo in DEMO:
             username, password = demo.operator
             out(f"    operator of {demo.slug:<14} {username} / {password}")
-        out("  Player API: http://127.0.0.1:8000/api/v1/  (docs: /api/docs/)")
+        out(f"  Player API: {base}/api/v1/  (docs: {base}/api/docs/)")
         out("    send the header X-Tenant: <slug>, or use the brand's host name")
         for demo in DEMO:
             emails = ", ".join(p.email for p in demo.players)
