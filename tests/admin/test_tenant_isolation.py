@@ -138,3 +138,32 @@ def test_operator_gets_404_on_another_brands_adjustment_page(brand_a, brand_b):
     )
 
     assert response.status_code == 404
+
+
+SEARCHABLE = [item for item in SCOPED if item[1].search_fields]
+
+
+@pytest.mark.parametrize("item", SEARCHABLE, ids=label)
+@pytest.mark.parametrize("term", ["42", "alpha-player@example.com", "zz top"])
+def test_every_search_answers_for_any_term(item, term, brand_a, brand_b):
+    model, model_admin = item
+
+    response = brand_a.client.get(url(model, "changelist"), {"q": term})
+
+    assert response.status_code == 200
+    shown = list(response.context["cl"].queryset.values_list("pk", flat=True))
+    assert tenant_ids(model_admin, shown) <= {brand_a.tenant.pk}
+
+
+@pytest.mark.parametrize("item", SCOPED, ids=label)
+def test_every_changelist_filter_answers(item, brand_a, superuser_client):
+    model, _ = item
+    response = superuser_client.get(url(model, "changelist"))
+
+    for spec in response.context["cl"].filter_specs:
+        for choice in spec.choices(response.context["cl"]):
+            query = choice["query_string"]
+            assert (
+                superuser_client.get(url(model, "changelist") + query).status_code
+                == 200
+            )
