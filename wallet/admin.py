@@ -118,7 +118,7 @@ class JournalTransactionAdmin(TenantScopedAdmin):
         "created_at",
     ]
     list_filter = [TenantFilter, "kind", "actor_type", "created_at"]
-    list_select_related = ["tenant"]
+    list_select_related = ["tenant", "reverses"]
     search_fields = ["=id", "=reference", "=idempotency_key"]
     search_help_text = "A transaction id, an exact reference or idempotency key."
     raw_id_fields = ["reverses", "actor_user", "actor_player"]

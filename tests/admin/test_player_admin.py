@@ -268,3 +268,18 @@ def test_player_search_by_full_email_and_by_id(brand_a):
 
     assert list(by_email.context["cl"].queryset) == [brand_a.player]
     assert list(by_id.context["cl"].queryset) == [brand_a.player]
+
+
+def test_player_list_query_count_does_not_grow_with_rows(
+    brand_a, django_assert_max_num_queries
+):
+    from tests.factories import PlayerFactory
+
+    changelist = reverse("admin:casino_player_changelist")
+    with django_assert_max_num_queries(12) as few:
+        brand_a.client.get(changelist)
+    for n in range(10):
+        PlayerFactory(tenant=brand_a.tenant, email=f"extra{n}@example.com")
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        brand_a.client.get(changelist)
