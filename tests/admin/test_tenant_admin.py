@@ -97,3 +97,19 @@ def test_operator_cannot_add_brands(brand_a):
     response = brand_a.client.get(reverse("admin:tenants_tenant_add"))
 
     assert response.status_code == 403
+
+
+def test_superuser_adding_an_operator_to_a_brand_is_audited(brand_a, superuser_client):
+    from tests.factories import OperatorFactory
+
+    newcomer = OperatorFactory(username="newcomer")
+    page = superuser_client.get(change_url(brand_a.tenant))
+    data = post_data(page)
+    data["operators"] = [brand_a.operator.pk, newcomer.pk]
+
+    superuser_client.post(change_url(brand_a.tenant), data)
+
+    event = AuditEvent.objects.get(action="tenant.operators_changed")
+    assert event.before == {"operators": ["alpha-op"]}
+    assert event.after == {"operators": ["alpha-op", "newcomer"]}
+    assert newcomer.operator_tenants.get() == brand_a.tenant
