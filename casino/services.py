@@ -102,3 +102,30 @@ def player_set_status(
             reason=reason,
         )
     return locked
+
+
+def player_set_kyc_status(
+    *, actor: Actor, player: Player, kyc_status: str, reason: str
+) -> Player:
+    """An operator's KYC decision, audited with before/after and the reason."""
+    if kyc_status not in Player.KycStatus.values:
+        raise ValidationFailed(
+            details={"fields": {"kyc_status": [f"unknown value {kyc_status!r}"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = locked.kyc_status
+        if before == kyc_status:
+            return locked
+        locked.kyc_status = kyc_status
+        locked.save(update_fields=["kyc_status"])
+        audit_record(
+            actor=actor,
+            action="player.kyc_status_changed",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"kyc_status": before},
+            after={"kyc_status": kyc_status},
+            reason=reason,
+        )
+    return locked

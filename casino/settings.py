@@ -19,7 +19,7 @@ DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", ".localhost", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
