@@ -87,9 +87,17 @@ def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, 
 def player_set_status(
     *, actor: Actor, player: Player, status: str, reason: str
 ) -> Player:
+    """Block or unblock a player, audited with before/after and the reason; setting
+    the status a player already has changes and records nothing."""
+    if status not in Player.Status.values:
+        raise ValidationFailed(
+            details={"fields": {"status": [f"unknown value {status!r}"]}}
+        )
     with transaction.atomic(savepoint=False):
         locked = Player.objects.select_for_update().get(pk=player.pk)
         before = locked.status
+        if before == status:
+            return locked
         locked.status = status
         locked.save(update_fields=["status"])
         audit_record(

@@ -57,7 +57,11 @@ def translate(exc: Exception) -> errors.ApplicationError:
 
 
 def error_response(error: errors.ApplicationError) -> Response:
-    return Response(error.as_dict(), status=error.http_status, headers=error.headers())
+    headers = error.headers()
+    if error.http_status == 401:
+        # RFC 9110: a 401 names the scheme the client should use.
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
+    return Response(error.as_dict(), status=error.http_status, headers=headers)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

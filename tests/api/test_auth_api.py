@@ -116,6 +116,7 @@ def test_no_token_is_401(api_client, tenant_a):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AUTHENTICATION_REQUIRED"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_unknown_token_is_401(api_client, tenant_a):
