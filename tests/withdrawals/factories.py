@@ -39,14 +39,16 @@ def policy_set(tenant, **fields) -> TenantPolicy:
 def withdrawal_requested(
     player, amount_minor: int = 2_000, currency: str = "EUR", key: str | None = None
 ) -> Withdrawal:
-    withdrawal, _ = withdrawal_request(
-        player=player,
-        amount_minor=amount_minor,
-        currency=currency,
-        destination=DESTINATION,
-        idempotency_key=key or f"test-withdrawal-{next(_keys)}",
-        actor=Actor.for_player(player),
-    )
+    # The caller owns the transaction, as the API view does: a refusal rolls back.
+    with transaction.atomic():
+        withdrawal, _ = withdrawal_request(
+            player=player,
+            amount_minor=amount_minor,
+            currency=currency,
+            destination=DESTINATION,
+            idempotency_key=key or f"test-withdrawal-{next(_keys)}",
+            actor=Actor.for_player(player),
+        )
     return withdrawal
 
 
