@@ -92,15 +92,15 @@ class AgeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in self.BANDS:
             return queryset
-        _, younger_than_h, older_than_h = self.BANDS[self.value()]
+        _, min_hours, max_hours = self.BANDS[self.value()]
         now = clock.now()
-        if younger_than_h is not None:
+        if min_hours is not None:
             queryset = queryset.filter(
-                requested_at__lte=now - timedelta(hours=younger_than_h)
+                requested_at__lte=now - timedelta(hours=min_hours)
             )
-        if older_than_h is not None:
+        if max_hours is not None:
             queryset = queryset.filter(
-                requested_at__gt=now - timedelta(hours=older_than_h)
+                requested_at__gt=now - timedelta(hours=max_hours)
             )
         return queryset
 

@@ -4,7 +4,11 @@ in one durable transaction, render."""
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -59,6 +63,7 @@ class WithdrawalPagination(CursorPagination):
 class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
     ratelimit_group = "withdrawal"
 
+    @extend_schema_serializer(component_name="WithdrawalCreateInput")
     class InputSerializer(serializers.Serializer):
         amount = serializers.CharField(max_length=32)
         currency = serializers.CharField(min_length=3, max_length=3)

@@ -146,6 +146,8 @@ class TenantPolicy(models.Model):
 
         errors: dict[str, list[str]] = {}
         for name in self.AMOUNT_MAPS:
+            if getattr(self, name) in (None, ""):
+                setattr(self, name, {})  # a cleared admin field means "no limits"
             problems = amount_map_errors(getattr(self, name))
             if problems:
                 errors[name] = problems

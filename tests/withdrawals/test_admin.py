@@ -297,3 +297,14 @@ def test_an_invalid_policy_edit_is_refused_with_the_field_error():
     assert "not a whole number of minor units" in response.content.decode()
     assert TenantPolicy.objects.get(tenant=tenant).daily_withdrawal_limits == {}
     assert not AuditEvent.objects.filter(action="tenant_policy.updated").exists()
+
+
+def test_a_cleared_limit_field_means_no_limits():
+    tenant = TenantFactory()
+    policy_set(tenant, daily_withdrawal_limits={"EUR": 100})
+    response = operator_client(tenant).post(
+        f"/admin/tenants/tenant/{tenant.pk}/change/",
+        policy_form(tenant, daily_withdrawal_limits=""),
+    )
+    assert response.status_code == 302
+    assert TenantPolicy.objects.get(tenant=tenant).daily_withdrawal_limits == {}
