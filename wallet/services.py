@@ -791,6 +791,22 @@ def deposit_limit_check(
         )
 
 
+def deposit_policy_check(
+    *, player: Player, currency: str, amount_minor: int, pending_minor: int = 0
+) -> None:
+    """Everything the tenant policy says about a new deposit: the deposits kill switch
+    (``ModuleTemporarilyDisabled``, 503), then the daily limit (see
+    ``deposit_limit_check``). Call it where the deposit row is created."""
+    if not tenant_policy_get(tenant=player.tenant).deposits_enabled:
+        raise ModuleTemporarilyDisabled(details={"module": "deposits"})
+    deposit_limit_check(
+        player=player,
+        currency=currency,
+        amount_minor=amount_minor,
+        pending_minor=pending_minor,
+    )
+
+
 def withdrawal_request(
     *,
     player: Player,
@@ -1285,6 +1301,7 @@ __all__ = [
     "PostingResult",
     "adjustment_create",
     "deposit_limit_check",
+    "deposit_policy_check",
     "hold_place",
     "hold_post",
     "hold_void",

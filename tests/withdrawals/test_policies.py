@@ -37,7 +37,11 @@ from wallet.exceptions import (
 )
 from wallet.models import PayoutAttempt, Withdrawal
 from wallet.selectors import balance_list
-from wallet.services import deposit_limit_check, withdrawal_reject
+from wallet.services import (
+    deposit_limit_check,
+    deposit_policy_check,
+    withdrawal_reject,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -438,6 +442,22 @@ def test_deposit_limit_is_per_currency(clock):
     fund(player, 10_000, "USD")
     policy_set(player.tenant, daily_deposit_limits={"EUR": 10_000})
     deposit_limit_check(player=player, currency="USD", amount_minor=10_000)
+
+
+def test_deposit_policy_check_honours_the_deposits_kill_switch(clock):
+    player = verified_player(balance_minor=0)
+    policy_set(player.tenant, deposits_enabled=False)
+    with pytest.raises(Exception) as refused:
+        deposit_policy_check(player=player, currency="EUR", amount_minor=1_000)
+    assert refused.value.code == "MODULE_TEMPORARILY_DISABLED"
+    assert refused.value.details == {"module": "deposits"}
+
+
+def test_deposit_policy_check_applies_the_daily_limit(clock):
+    player = verified_player(balance_minor=0)
+    policy_set(player.tenant, daily_deposit_limits={"EUR": 1_000})
+    with pytest.raises(LimitExceeded):
+        deposit_policy_check(player=player, currency="EUR", amount_minor=1_001)
 
 
 # --- validation of policy edits -----------------------------------------------------
