@@ -1,5 +1,7 @@
 """The operator's withdrawal queue and review page in the Django admin."""
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -87,7 +89,7 @@ def test_the_review_page_shows_balances_kyc_flags_and_ledger_but_not_the_iban():
     assert "75.00" in html and "25.00" in html
     assert "Account younger than 7 days." in html
     assert "Withdrawal hold placed" in html
-    assert 'action="approve/"' in html
+    assert f'action="{QUEUE}{withdrawal.pk}/approve/"' in html
 
 
 def test_another_brands_review_page_is_404():
@@ -308,3 +310,31 @@ def test_a_cleared_limit_field_means_no_limits():
     )
     assert response.status_code == 302
     assert TenantPolicy.objects.get(tenant=tenant).daily_withdrawal_limits == {}
+
+
+def test_the_buttons_on_the_review_page_post_to_working_actions(clock):
+    player = verified_player(balance_minor=10_000)
+    policy_set(player.tenant, payout_cooldown_seconds=0)
+    withdrawal = withdrawal_requested(player, 2_000)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(OperatorFactory(tenants=[withdrawal.tenant]))
+
+    def press(button: str, **fields):
+        html = client.get(page(withdrawal)).content.decode()
+        form = re.search(
+            r'<form method="post" action="([^"]+)">((?:(?!</form>).)*?value="'
+            + button
+            + '")',
+            html,
+            re.S,
+        )
+        hidden = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(2)))
+        client.post(form.group(1), {**hidden, **fields})
+        withdrawal.refresh_from_db()
+        return withdrawal.state
+
+    assert press("Approve") == Withdrawal.State.PAYOUT_PENDING
+    assert press("Mark failed", reason="bounced") == Withdrawal.State.PAYOUT_FAILED
+    assert press("Retry payout") == Withdrawal.State.PAYOUT_PENDING
+    assert press("Mark paid", bank_reference="SEPA-9") == Withdrawal.State.PAID
+    assert balance_list(player=player)[0].available_minor == 8_000
