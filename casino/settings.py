@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
+    "django_ratelimit",
     "audit",
     "tenants",
     "casino",
@@ -138,6 +139,24 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # Player API tokens stop working this many seconds after they were issued.
 PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
+
+# Rate limits (django-ratelimit, common/ratelimit.py): "<count>/<period>", period s, m,
+# h or d; keyed by the authenticated player, else by client IP. The counters live in
+# the default cache, which must be shared between processes in production (Redis via
+# CACHE_URL); casino.checks_ratelimit warns under `check --deploy` when it is not.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_RATES = {
+    "login": env.str("RATELIMIT_LOGIN", default="20/m"),
+    "register": env.str("RATELIMIT_REGISTER", default="10/m"),
+    "deposit": env.str("RATELIMIT_DEPOSIT", default="10/m"),
+    "withdrawal": env.str("RATELIMIT_WITHDRAWAL", default="5/m"),
+    "retry": env.str("RATELIMIT_RETRY", default="5/m"),
+}
+SILENCED_SYSTEM_CHECKS = []
+if DEBUG and CACHES["default"]["BACKEND"].endswith(".LocMemCache"):
+    # Dev and test run on a process-local cache on purpose; production must not.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casino import apis as casino_apis
+from payments import apis_withdrawals as withdrawal_apis
 from wallet import apis as wallet_apis
 
 api_v1 = [
@@ -22,6 +23,26 @@ api_v1 = [
         "wallet/transactions",
         wallet_apis.WalletHistoryApi.as_view(),
         name="wallet-history",
+    ),
+    path(
+        "withdrawals",
+        withdrawal_apis.WithdrawalListCreateApi.as_view(),
+        name="withdrawal-list",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>",
+        withdrawal_apis.WithdrawalDetailApi.as_view(),
+        name="withdrawal-detail",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/cancel",
+        withdrawal_apis.WithdrawalCancelApi.as_view(),
+        name="withdrawal-cancel",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/retry",
+        withdrawal_apis.WithdrawalRetryApi.as_view(),
+        name="withdrawal-retry",
     ),
 ]
 

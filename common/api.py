@@ -33,7 +33,9 @@ def translate(exc: Exception) -> errors.ApplicationError:
     except ImportError:  # pragma: no cover - dependency is pinned
         Ratelimited = ()  # noqa: N806
     if Ratelimited and isinstance(exc, Ratelimited):
-        return errors.RateLimited(retry_after=getattr(exc, "retry_after", 60))
+        # common.ratelimit sets retry_after to what is left of the rate's window;
+        # a bare django-ratelimit decorator does not, so assume a minute.
+        return errors.RateLimited(retry_after=max(1, getattr(exc, "retry_after", 60)))
     if isinstance(exc, drf.ValidationError):
         return errors.ValidationFailed(
             details={"fields": _flatten_validation(exc.detail)}

@@ -136,3 +136,26 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
                 f"{pending.get(key, 0)}"
             )
     return problems
+
+
+def withdrawal_list(*, tenant_id: int, player: Player | None = None) -> QuerySet:
+    """A tenant's withdrawals (one player's when given), newest first."""
+    from wallet.models import Withdrawal
+
+    queryset = Withdrawal.objects.filter(tenant_id=tenant_id)
+    if player is not None:
+        queryset = queryset.filter(player=player)
+    return queryset.select_related("player").order_by("-id")
+
+
+def withdrawal_get(*, tenant_id: int, player: Player, withdrawal_id: int):
+    """One of the player's withdrawals; ``NotFound`` for anyone else's."""
+    from common.errors import NotFound
+    from wallet.models import Withdrawal
+
+    withdrawal = Withdrawal.objects.filter(
+        tenant_id=tenant_id, player=player, pk=withdrawal_id
+    ).first()
+    if withdrawal is None:
+        raise NotFound(details={"withdrawal_id": withdrawal_id})
+    return withdrawal
