@@ -13,6 +13,7 @@ from casino.services import player_set_status
 from common.actors import Actor
 from tenants.models import Tenant
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
+from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet import services as wallet
 from wallet.models import Hold
 
@@ -56,9 +57,14 @@ def _brand(slug: str) -> Brand:
         actor=SYSTEM,
     )
     player_set_status(
+        actor=SYSTEM, player=player, status=Player.Status.BLOCKED, reason="touch"
+    )
+    player_set_status(
         actor=SYSTEM, player=player, status=Player.Status.ACTIVE, reason="touch"
     )
     audit_record(actor=SYSTEM, action="test.event", tenant_id=tenant.pk)
+    payee = verified_player(tenant=tenant, email=f"{slug}-payee@example.com")
+    withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

@@ -73,8 +73,9 @@ def test_system_account_balance_is_derived_from_entries(brand_a):
 
     response = brand_a.client.get(url(Account, "change", clearing.pk))
 
-    # 100.00 deposited, reversed, then 50.00 deposited: clearing is at -50.00
-    assert "-50.00 EUR" in response.content.decode()
+    # 100.00 deposited, reversed, then 50.00 deposited, plus the payee's 100.00:
+    # clearing is at -150.00
+    assert "-150.00 EUR" in response.content.decode()
 
 
 def reverse_action(client, txn, **extra):

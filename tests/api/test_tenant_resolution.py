@@ -1,8 +1,31 @@
+import re
+
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from casino.models import Player
 from tenants.models import Tenant, TenantDomain
 from tests.factories import PlayerFactory, fund, token_for
+from tests.withdrawals.factories import withdrawal_requested
+
+
+def _own_withdrawal(player) -> int:
+    Player.objects.filter(pk=player.pk).update(kyc_status=Player.KycStatus.VERIFIED)
+    player.refresh_from_db()
+    return withdrawal_requested(player, 1_000).pk
+
+
+# Every GET endpoint with a path parameter names here how to make a row the player
+# owns; test_every_detail_endpoint_has_an_owned_object fails for one that does not.
+OWNED_OBJECT = {
+    "withdrawal_id": _own_withdrawal,
+}
+_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def concrete(path: str, player) -> str:
+    return _PARAM.sub(lambda m: str(OWNED_OBJECT[m.group(1)](player)), path)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +57,17 @@ def test_the_get_endpoints_are_found():
     } <= set(GET_PATHS)
 
 
+def test_every_detail_endpoint_has_an_owned_object():
+    params = {name for path in GET_PATHS for name in _PARAM.findall(path)}
+    assert params <= set(OWNED_OBJECT)
+
+
 @pytest.mark.parametrize("path", GET_PATHS)
 def test_token_of_brand_a_is_404_on_every_brand_b_endpoint(
     path, api_client, client_a, player_a, tenant_b
 ):
     fund(player_a, 5_000)
+    path = concrete(path, player_a)
     own = client_a.get(path)
 
     other = client_a.get(path, tenant=tenant_b)
@@ -51,9 +80,11 @@ def test_token_of_brand_a_is_404_on_every_brand_b_endpoint(
 
 @pytest.mark.parametrize("path", GET_PATHS)
 def test_token_of_brand_a_is_404_on_brand_b_by_host(
-    path, api_client, client_a, tenant_b
+    path, api_client, client_a, player_a, tenant_b
 ):
     TenantDomain.objects.create(tenant=tenant_b, domain="beta.localhost")
+    fund(player_a, 5_000)
+    path = concrete(path, player_a)
 
     response = api_client.get(
         path,
