@@ -23,3 +23,9 @@ class TransactionNotReversible(ApplicationError):
     code = "TRANSACTION_NOT_REVERSIBLE"
     http_status = 409
     default_message = "This transaction cannot be reversed."
+
+
+class DepositNotFound(ApplicationError):
+    code = "DEPOSIT_NOT_FOUND"
+    http_status = 404
+    default_message = "No such deposit for this player and brand."
