@@ -6,4 +6,8 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments (PSPs)"
 
     def ready(self) -> None:
-        from payments import exceptions  # noqa: F401  (registers error codes)
+        from payments import checks, exceptions  # noqa: F401  (checks, error codes)
+        from payments.providers import registry
+        from payments.providers.stripe.provider import StripeProvider
+
+        registry.register("stripe", StripeProvider)
