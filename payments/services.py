@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -85,8 +86,16 @@ def psp_config_save(
                 "enabled": config.enabled,
                 "currencies": config.currencies,
                 "publishable_key": config.publishable_key,
-                "secret_key_changed": bool(secret_key),
-                "webhook_secret_changed": bool(webhook_secret),
+                # Which secrets were replaced, by name only (a key named "secret"
+                # would be redacted whole by the audit trail).
+                "replaced": [
+                    name
+                    for name, given in (
+                        ("api key", secret_key),
+                        ("webhook signing key", webhook_secret),
+                    )
+                    if given
+                ],
             },
         )
     return config
@@ -108,13 +117,17 @@ def psp_config_ensure_simulated(
         mode=PSPConfig.Mode.TEST,
         publishable_key=f"pk_test_simulator{secrets.token_hex(8)}",
     )
-    return psp_config_save(
-        actor=Actor.system("payments-simulator"),
-        config=config,
-        secret_key=f"sk_test_simulator{secrets.token_hex(16)}",
-        webhook_secret=f"whsec_simulator{secrets.token_hex(16)}",
-        created=True,
-    )
+    try:
+        with transaction.atomic():
+            return psp_config_save(
+                actor=Actor.system("payments-simulator"),
+                config=config,
+                secret_key=f"sk_test_simulator{secrets.token_hex(16)}",
+                webhook_secret=f"whsec_simulator{secrets.token_hex(16)}",
+                created=True,
+            )
+    except (IntegrityError, ValidationError):  # a concurrent first deposit made it
+        return PSPConfig.objects.get(tenant=tenant, provider=provider)
 
 
 def psp_config_check_credentials(*, config: PSPConfig, actor: Actor) -> None:

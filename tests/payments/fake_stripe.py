@@ -136,7 +136,11 @@ class FakeStripeServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
         host, port = self.server.server_address[:2]
         self.state.url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
 
     def __enter__(self) -> FakeStripe:
         self.thread.start()
