@@ -39,7 +39,7 @@ from payments.models import PSPConfig, WebhookInbox
 from payments.providers.base import CheckoutRequest, WebhookEvent
 from payments.providers.registry import provider_build
 from payments.providers.stripe.mapping import SUPPORTED_EVENTS, payment_intent_of
-from payments.providers.stripe.provider import simulator_enabled
+from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX, simulator_enabled
 from payments.selectors import psp_config_for_deposit
 from tenants.exceptions import ModuleTemporarilyDisabled
 from tenants.models import Tenant
@@ -122,7 +122,7 @@ def psp_config_ensure_simulated(
             return psp_config_save(
                 actor=Actor.system("payments-simulator"),
                 config=config,
-                secret_key=f"sk_test_simulator{secrets.token_hex(16)}",
+                secret_key=f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
                 webhook_secret=f"whsec_simulator{secrets.token_hex(16)}",
                 created=True,
             )
