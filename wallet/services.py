@@ -963,8 +963,8 @@ def deposit_chargeback_record(
 ) -> Deposit:
     """A dispute took ``amount_minor`` back (once per deposit: key
     ``deposit:<id>:chargeback``). Debits what the player's available cash covers, books
-    the rest as chargeback receivable, and freezes the player's withdrawals. Takes the
-    deposit row lock, then the player row."""
+    the rest as chargeback receivable, and freezes the player's withdrawals. Locks
+    the deposit row, then the player row, then the player's accounts."""
     with transaction.atomic(savepoint=False):
         deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
         before = deposit.state
@@ -990,6 +990,8 @@ def deposit_chargeback_record(
                 reason=reason,
             )
             return deposit
+        # Player row before its accounts, the order withdrawals use too.
+        player = Player.objects.select_for_update().get(pk=deposit.player_id)
         _deposit_claw_back(
             deposit=deposit,
             amount_minor=amount_minor,
@@ -1000,7 +1002,6 @@ def deposit_chargeback_record(
         deposit.charged_back_minor = amount_minor
         _flag(deposit, f"chargeback of {amount_minor} {currency}")
         deposit.save()
-        player = Player.objects.select_for_update().get(pk=deposit.player_id)
         if not player.withdrawals_frozen:
             player.withdrawals_frozen = True
             player.save(update_fields=["withdrawals_frozen"])

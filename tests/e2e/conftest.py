@@ -97,7 +97,9 @@ def page(page, request):
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True
+        )
 
 
 @pytest.fixture

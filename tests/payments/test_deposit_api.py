@@ -163,3 +163,10 @@ def test_another_brands_token_reaches_no_deposit_endpoint(api_client, player):
 def test_deposits_need_a_player_token(api_client, player):
     response = api_client.get("/api/v1/deposits", HTTP_X_TENANT=player.tenant.slug)
     assert response.status_code == 401
+
+
+def test_one_key_used_by_two_players_makes_two_deposits(api_client, player):
+    other = PlayerFactory(tenant=player.tenant)
+    first = create(api_client, player, key="shared").json()
+    second = create(api_client, other, key="shared").json()
+    assert first["id"] != second["id"]

@@ -302,3 +302,15 @@ def wallet_actor():
     from common.actors import Actor
 
     return Actor.system("tests")
+
+
+def test_unhandled_event_type_is_recorded_and_ignored(client, config, player):
+    deposit = pending_deposit(player, 5000)
+    event = stripe_event(deposit, "checkout.session.completed")
+    event["type"] = "customer.created"
+    response = post_event(client, config, event)
+    assert response.status_code == 200
+    inbox = WebhookInbox.objects.get()
+    assert inbox.status == WebhookInbox.Status.IGNORED
+    assert inbox.event_type == "customer.created"
+    assert available(player) == 0
