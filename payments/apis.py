@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 class DepositOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Deposit"
+
     id = serializers.IntegerField()
     state = serializers.CharField()
     provider = serializers.CharField()
@@ -72,6 +75,9 @@ class DepositListCreateApi(TenantApi):
     class InputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=3)
         currency = serializers.RegexField(r"^[A-Z]{3}$")
+
+        class Meta:
+            ref_name = "DepositCreateInput"  # OpenAPI component name
 
     @extend_schema(
         request=InputSerializer,
