@@ -1,12 +1,16 @@
 """PSP configs and deposits, created through the services."""
 
 import itertools
+import json
+import time
 
 import factory
 
 from common.actors import Actor
 from payments.models import PSPConfig
-from payments.services import psp_config_save
+from payments.providers.stripe import webhooks
+from payments.services import psp_config_save, webhook_receive
+from payments.simulator.events import event_for
 from tests.factories import TenantFactory
 from wallet import services as wallet
 
@@ -54,3 +58,17 @@ def pending_deposit(player, amount_minor=5000, currency="EUR", provider="stripe"
         checkout_url=f"https://checkout.stripe.com/c/pay/cs_test_{deposit.pk}",
         actor=SYSTEM,
     )
+
+
+def payment_rows(tenant, player):
+    """A row of each payments admin model for ``tenant`` (PSP config, webhook inbox,
+    deposit), the delivery verified and applied by the real service: for fixtures
+    that need a row of every admin model."""
+    config = PSPConfigFactory(tenant=tenant)
+    deposit = pending_deposit(player)
+    body = json.dumps(event_for(deposit, "checkout.session.expired")).encode()
+    header = webhooks.sign(
+        payload=body, secret=config.webhook_secret(), timestamp=int(time.time())
+    )
+    webhook_receive(config=config, body=body, headers={"Stripe-Signature": header})
+    return config, deposit
