@@ -82,7 +82,7 @@ def event_parse(body: bytes) -> WebhookEvent:
     success: bool | None = None
     if event_type.startswith("checkout.session."):
         raw_amount = obj.get("amount_total")
-        success = obj.get("payment_status") in ("paid", "no_payment_required")
+        success = obj.get("payment_status") == "paid"  # the only state that is money
     elif event_type == "charge.refunded":
         raw_amount = obj.get("amount_refunded")
     elif event_type == "charge.dispute.created":
