@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "casino",
     "wallet",
     "payments",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -164,3 +165,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Payments (docs/payments/stripe.md). The simulator signs and delivers fake PSP events
+# through the real webhook endpoint; payments.checks refuses it when DEBUG is False.
+PAYMENTS_SIMULATOR_ENABLED = env.bool("PAYMENTS_SIMULATOR_ENABLED", default=False)
+# Where the Stripe client sends API calls; tests point it at a local fake.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)

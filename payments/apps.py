@@ -8,4 +8,8 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         import payments.admin_withdrawals  # noqa: F401  (withdrawal review admin)
         import payments.providers.manual  # noqa: F401  (registers "manual")
-        from payments import exceptions  # noqa: F401  (registers error codes)
+        from payments import checks, exceptions  # noqa: F401  (checks, error codes)
+        from payments.providers import registry
+        from payments.providers.stripe.provider import StripeProvider
+
+        registry.register("stripe", StripeProvider)

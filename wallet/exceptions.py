@@ -98,3 +98,9 @@ class InvalidPayoutDestination(ApplicationError):
     code = "INVALID_PAYOUT_DESTINATION"
     http_status = 400
     default_message = "The payout destination is not valid."
+
+
+class DepositNotFound(ApplicationError):
+    code = "DEPOSIT_NOT_FOUND"
+    http_status = 404
+    default_message = "No such deposit for this player and brand."

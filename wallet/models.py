@@ -393,3 +393,89 @@ class PayoutAttempt(models.Model):
         return (
             f"Attempt {self.number} of withdrawal {self.withdrawal_id} ({self.state})"
         )
+
+
+class Deposit(models.Model):
+    """A player's deposit through a PSP. Money moves only when the PSP confirms it
+    (a verified webhook): ``created → pending_provider → completed | failed | expired``.
+
+    Refunds and chargebacks after completion do not change ``state``; they are
+    recorded in ``refunded_minor`` / ``charged_back_minor`` with their own journal
+    transactions. ``needs_review`` marks anything an operator must look at (an amount
+    that does not match, a session that completed after it expired, ...). The wallet
+    knows nothing of any particular PSP: ``provider`` and the references are opaque."""
+
+    class State(models.TextChoices):
+        CREATED = "created", "Created"
+        PENDING_PROVIDER = "pending_provider", "Waiting for the provider"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="deposits"
+    )
+    provider = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()
+    state = models.CharField(
+        max_length=24, choices=State.choices, default=State.CREATED
+    )
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    provider_reference = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="e.g. the checkout session"
+    )
+    payment_reference = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="e.g. the payment intent"
+    )
+    checkout_url = models.TextField(blank=True)
+    credit_transaction = models.OneToOneField(
+        JournalTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deposit_credited",
+    )
+    refunded_minor = models.BigIntegerField(default=0)
+    charged_back_minor = models.BigIntegerField(default=0)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="deposit_amount_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "player", "idempotency_key"],
+                name="deposit_idempotency_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="completed") | Q(credit_transaction__isnull=False),
+                name="deposit_completed_has_credit",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
+            models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deposit #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (
+            self.State.COMPLETED,
+            self.State.FAILED,
+            self.State.EXPIRED,
+        )

@@ -8,7 +8,15 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet, Sum
 
 from casino.models import Player
-from wallet.models import PLAYER_KINDS, Account, Entry, Hold, JournalTransaction
+from wallet.exceptions import DepositNotFound
+from wallet.models import (
+    PLAYER_KINDS,
+    Account,
+    Deposit,
+    Entry,
+    Hold,
+    JournalTransaction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +167,18 @@ def withdrawal_get(*, tenant_id: int, player: Player, withdrawal_id: int):
     if withdrawal is None:
         raise NotFound(details={"withdrawal_id": withdrawal_id})
     return withdrawal
+
+
+def deposit_list(*, player: Player) -> QuerySet[Deposit]:
+    """The player's deposits, newest first."""
+    return Deposit.objects.filter(tenant_id=player.tenant_id, player=player).order_by(
+        "-id"
+    )
+
+
+def deposit_get(*, player: Player, deposit_id: int) -> Deposit:
+    """One of the player's deposits; another player's or brand's is "not found"."""
+    deposit = deposit_list(player=player).filter(pk=deposit_id).first()
+    if deposit is None:
+        raise DepositNotFound(details={"deposit_id": deposit_id})
+    return deposit

@@ -13,6 +13,7 @@ from casino.services import player_set_status
 from common.actors import Actor
 from tenants.models import Tenant
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
+from tests.payments.factories import payment_rows
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet import services as wallet
 from wallet.models import Hold
@@ -65,6 +66,7 @@ def _brand(slug: str) -> Brand:
     audit_record(actor=SYSTEM, action="test.event", tenant_id=tenant.pk)
     payee = verified_player(tenant=tenant, email=f"{slug}-payee@example.com")
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
+    payment_rows(tenant, payee)
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

@@ -6,6 +6,7 @@ from django.urls import URLResolver, get_resolver
 from casino.models import Player
 from tenants.models import Tenant, TenantDomain
 from tests.factories import PlayerFactory, fund, token_for
+from tests.payments.factories import pending_deposit
 from tests.withdrawals.factories import withdrawal_requested
 
 
@@ -19,6 +20,7 @@ def _own_withdrawal(player) -> int:
 # owns; test_every_detail_endpoint_has_an_owned_object fails for one that does not.
 OWNED_OBJECT = {
     "withdrawal_id": _own_withdrawal,
+    "deposit_id": lambda player: pending_deposit(player).pk,
 }
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
