@@ -7,3 +7,4 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from payments import exceptions  # noqa: F401  (registers error codes)
+        from payments.providers import adyen  # noqa: F401  (registers "adyen")

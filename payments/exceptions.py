@@ -23,3 +23,40 @@ class ProviderNotConfigured(ApplicationError):
     default_message = (
         "No enabled payment provider is configured for this brand and currency."
     )
+
+
+class ProviderAmountNotExpressible(ApplicationError):
+    """The amount has more precision than the PSP's minor unit for this currency allows
+    (e.g. IDR with cents to Adyen, which uses 0 decimals for IDR)."""
+
+    code = "PROVIDER_AMOUNT_NOT_EXPRESSIBLE"
+    http_status = 422
+    default_message = (
+        "The payment provider cannot express this amount in this currency."
+    )
+
+
+class WebhookAuthenticationFailed(ApplicationError):
+    """The webhook's basic-auth credentials are missing or wrong (Adyen)."""
+
+    code = "WEBHOOK_AUTHENTICATION_FAILED"
+    http_status = 401
+    default_message = "The webhook credentials are missing or not valid."
+
+
+class WebhookHmacInvalid(ApplicationError):
+    """An Adyen notification item's HMAC signature is missing or wrong, or no HMAC key
+    is configured (fail closed). The whole batch is refused."""
+
+    code = "WEBHOOK_HMAC_INVALID"
+    http_status = 400
+    default_message = "The notification signature is missing or not valid."
+
+
+class WebhookMerchantAccountMismatch(ApplicationError):
+    """A correctly signed notification names a merchant account that is not this
+    brand's (company-level webhooks can carry several merchant accounts)."""
+
+    code = "WEBHOOK_MERCHANT_ACCOUNT_MISMATCH"
+    http_status = 403
+    default_message = "The notification is for a merchant account of another brand."
