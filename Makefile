@@ -51,6 +51,8 @@ migrate: install
 
 seed: migrate
 	$(PY) manage.py seed_demo
+	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
+	  $(PY) manage.py seed_payments_demo
 
 run: seed
 	@echo ""

@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from casino.services import player_login, player_register
+from common.ratelimit import RateLimitMixin
 from tenants.api import TenantApi
 
 
@@ -18,7 +19,8 @@ class PlayerOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PlayerRegisterApi(TenantApi):
+class PlayerRegisterApi(RateLimitMixin, TenantApi):
+    ratelimit_group = "register"
     authentication_classes = []
     permission_classes = [AllowAny]
 
@@ -38,7 +40,8 @@ class PlayerRegisterApi(TenantApi):
         )
 
 
-class PlayerLoginApi(TenantApi):
+class PlayerLoginApi(RateLimitMixin, TenantApi):
+    ratelimit_group = "login"
     authentication_classes = []
     permission_classes = [AllowAny]
 

@@ -6,4 +6,5 @@ class CasinoConfig(AppConfig):
     verbose_name = "Players"
 
     def ready(self) -> None:
+        import casino.checks_ratelimit  # noqa: F401  (rate-limit cache deploy check)
         from casino import checks, exceptions  # noqa: F401  (system checks, error codes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 
 from casino.exceptions import PlayerBlocked
@@ -48,3 +49,19 @@ class PlayerTokenAuthentication(authentication.BaseAuthentication):
 class IsPlayer(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.user, Player)
+
+
+class PlayerTokenScheme(OpenApiAuthenticationExtension):
+    """OpenAPI description of the token, so /api/docs/ offers "Authorize". Defined
+    here so it is registered whenever the authentication class is loaded."""
+
+    target_class = PlayerTokenAuthentication
+    name = "playerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The token from POST /api/v1/auth/login, valid only on "
+            "the brand it was issued for.",
+        }

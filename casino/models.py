@@ -43,7 +43,10 @@ class Player(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["tenant", "status"], name="player_tenant_status")
+            models.Index(fields=["tenant", "status"], name="player_tenant_status"),
+            # The admin's KYC and "created" filters.
+            models.Index(fields=["tenant", "kyc_status"], name="player_tenant_kyc"),
+            models.Index(fields=["tenant", "created_at"], name="player_tenant_created"),
         ]
 
     def __str__(self) -> str:

@@ -87,9 +87,17 @@ def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, 
 def player_set_status(
     *, actor: Actor, player: Player, status: str, reason: str
 ) -> Player:
+    """Block or unblock a player, audited with before/after and the reason; setting
+    the status a player already has changes and records nothing."""
+    if status not in Player.Status.values:
+        raise ValidationFailed(
+            details={"fields": {"status": [f"unknown value {status!r}"]}}
+        )
     with transaction.atomic(savepoint=False):
         locked = Player.objects.select_for_update().get(pk=player.pk)
         before = locked.status
+        if before == status:
+            return locked
         locked.status = status
         locked.save(update_fields=["status"])
         audit_record(
@@ -99,6 +107,33 @@ def player_set_status(
             target=locked,
             before={"status": before},
             after={"status": status},
+            reason=reason,
+        )
+    return locked
+
+
+def player_set_kyc_status(
+    *, actor: Actor, player: Player, kyc_status: str, reason: str
+) -> Player:
+    """An operator's KYC decision, audited with before/after and the reason."""
+    if kyc_status not in Player.KycStatus.values:
+        raise ValidationFailed(
+            details={"fields": {"kyc_status": [f"unknown value {kyc_status!r}"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = locked.kyc_status
+        if before == kyc_status:
+            return locked
+        locked.kyc_status = kyc_status
+        locked.save(update_fields=["kyc_status"])
+        audit_record(
+            actor=actor,
+            action="player.kyc_status_changed",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"kyc_status": before},
+            after={"kyc_status": kyc_status},
             reason=reason,
         )
     return locked

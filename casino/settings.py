@@ -19,7 +19,7 @@ DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", ".localhost", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -35,11 +35,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
+    "django_ratelimit",
     "audit",
     "tenants",
     "casino",
     "wallet",
     "payments",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -139,9 +141,35 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Player API tokens stop working this many seconds after they were issued.
 PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
 
+# Rate limits (django-ratelimit, common/ratelimit.py): "<count>/<period>", period s, m,
+# h or d; keyed by the authenticated player, else by client IP. The counters live in
+# the default cache, which must be shared between processes in production (Redis via
+# CACHE_URL); casino.checks_ratelimit warns under `check --deploy` when it is not.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_RATES = {
+    "login": env.str("RATELIMIT_LOGIN", default="20/m"),
+    "register": env.str("RATELIMIT_REGISTER", default="10/m"),
+    "deposit": env.str("RATELIMIT_DEPOSIT", default="10/m"),
+    "withdrawal": env.str("RATELIMIT_WITHDRAWAL", default="5/m"),
+    "retry": env.str("RATELIMIT_RETRY", default="5/m"),
+}
+SILENCED_SYSTEM_CHECKS = []
+if DEBUG and CACHES["default"]["BACKEND"].endswith(".LocMemCache"):
+    # Dev and test run on a process-local cache on purpose; production must not.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Payments (docs/payments/stripe.md). The simulator signs and delivers fake PSP events
+# through the real webhook endpoint; payments.checks refuses it when DEBUG is False.
+PAYMENTS_SIMULATOR_ENABLED = env.bool("PAYMENTS_SIMULATOR_ENABLED", default=False)
+# Where the Stripe client sends API calls; tests point it at a local fake.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)

@@ -1,10 +1,13 @@
 """Root URLs: the composition root, free to name every app."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casino import apis as casino_apis
+from payments import apis as payments_apis
+from payments import apis_withdrawals as withdrawal_apis
 from wallet import apis as wallet_apis
 
 api_v1 = [
@@ -23,6 +26,41 @@ api_v1 = [
         wallet_apis.WalletHistoryApi.as_view(),
         name="wallet-history",
     ),
+    path(
+        "withdrawals",
+        withdrawal_apis.WithdrawalListCreateApi.as_view(),
+        name="withdrawal-list",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>",
+        withdrawal_apis.WithdrawalDetailApi.as_view(),
+        name="withdrawal-detail",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/cancel",
+        withdrawal_apis.WithdrawalCancelApi.as_view(),
+        name="withdrawal-cancel",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/retry",
+        withdrawal_apis.WithdrawalRetryApi.as_view(),
+        name="withdrawal-retry",
+    ),
+    path(
+        "deposits",
+        payments_apis.DepositListCreateApi.as_view(),
+        name="deposit-list-create",
+    ),
+    path(
+        "deposits/<int:deposit_id>",
+        payments_apis.DepositDetailApi.as_view(),
+        name="deposit-detail",
+    ),
+    path(
+        "webhooks/stripe/<str:endpoint_id>/",
+        payments_apis.StripeWebhookApi.as_view(),
+        name="webhook-stripe",
+    ),
 ]
 
 urlpatterns = [
@@ -35,3 +73,9 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+# Decided when the URLconf loads: without the setting the simulator does not exist.
+if settings.PAYMENTS_SIMULATOR_ENABLED:
+    urlpatterns.append(path("payments/simulator/", include("payments.simulator.urls")))
+
+urlpatterns.append(path("", include("portal.urls")))

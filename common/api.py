@@ -33,7 +33,9 @@ def translate(exc: Exception) -> errors.ApplicationError:
     except ImportError:  # pragma: no cover - dependency is pinned
         Ratelimited = ()  # noqa: N806
     if Ratelimited and isinstance(exc, Ratelimited):
-        return errors.RateLimited(retry_after=getattr(exc, "retry_after", 60))
+        # common.ratelimit sets retry_after to what is left of the rate's window;
+        # a bare django-ratelimit decorator does not, so assume a minute.
+        return errors.RateLimited(retry_after=max(1, getattr(exc, "retry_after", 60)))
     if isinstance(exc, drf.ValidationError):
         return errors.ValidationFailed(
             details={"fields": _flatten_validation(exc.detail)}
@@ -57,7 +59,11 @@ def translate(exc: Exception) -> errors.ApplicationError:
 
 
 def error_response(error: errors.ApplicationError) -> Response:
-    return Response(error.as_dict(), status=error.http_status, headers=error.headers())
+    headers = error.headers()
+    if error.http_status == 401:
+        # RFC 9110: a 401 names the scheme the client should use.
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
+    return Response(error.as_dict(), status=error.http_status, headers=headers)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -25,6 +25,50 @@ class ProviderNotConfigured(ApplicationError):
     )
 
 
+class WebhookSignatureInvalid(ApplicationError):
+    code = "WEBHOOK_SIGNATURE_INVALID"
+    http_status = 400
+    default_message = "The webhook signature is missing, wrong or too old."
+
+
+class WebhookPayloadInvalid(ApplicationError):
+    code = "WEBHOOK_PAYLOAD_INVALID"
+    http_status = 400
+    default_message = "The webhook body is not a notification we can read."
+
+
+class WebhookEndpointNotFound(ApplicationError):
+    code = "WEBHOOK_ENDPOINT_NOT_FOUND"
+    http_status = 404
+    default_message = "No webhook endpoint has this id."
+
+
+class DepositRefused(ApplicationError):
+    """Base of the reasons a new deposit is refused (each has its own code)."""
+
+
+class DepositCurrencyNotAllowed(DepositRefused):
+    code = "DEPOSIT_CURRENCY_NOT_ALLOWED"
+    http_status = 400
+    default_message = "This brand does not take deposits in this currency."
+
+
+class WebhookProcessingFailed(ApplicationError):
+    """Our side failed to apply a verified event; it is kept and retried."""
+
+    code = "WEBHOOK_PROCESSING_FAILED"
+    http_status = 500
+    default_message = "The notification was stored but could not be applied yet."
+
+
+class WebhookNotReprocessable(ApplicationError):
+    code = "WEBHOOK_NOT_REPROCESSABLE"
+    http_status = 409
+    default_message = (
+        "Only verified deliveries that failed or were never applied can be reprocessed."
+    )
+
+
 class ProviderAmountNotExpressible(ApplicationError):
     """The amount has more precision than the PSP's minor unit for this currency allows
     (e.g. IDR with cents to Adyen, which uses 0 decimals for IDR)."""

@@ -7,15 +7,18 @@ do is declared on the class. A superuser sees and may do everything Django allow
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import Http404
+from django.template.response import TemplateResponse
 
-from audit.services import model_snapshot
+from audit.services import audit_record, model_snapshot
 from common.actors import Actor
 from common.errors import ApplicationError
 from tenants.models import Tenant, TenantDomain, TenantPolicy
-from tenants.selectors import tenant_ids_for_operator
-from tenants.services import tenant_policy_changed
+from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
+from tenants.services import tenant_policy_changed, tenant_policy_get
 
 
 def is_operator(user) -> bool:
@@ -92,6 +95,89 @@ class TenantScopedAdmin(admin.ModelAdmin):
         )
 
 
+class TenantFilter(admin.SimpleListFilter):
+    """The tenant filter of a scoped changelist: lists only the operator's tenants
+    (Django's default FK filter would list every brand's name) and costs no scan."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(t.pk), t.name)
+            for t in tenant_list_for_operator(user=request.user).only("pk", "name")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        field = getattr(self.model_admin, "tenant_field", "tenant")
+        return queryset.filter(**{field or "pk": int(value)})
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin = model_admin
+        super().__init__(request, params, model, model_admin)
+
+
+class CurrencyFilter(admin.SimpleListFilter):
+    """Currencies of the operator's tenants, without a DISTINCT over a large table."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        codes: set[str] = set()
+        for tenant in tenant_list_for_operator(user=request.user):
+            codes.add(tenant.default_currency)
+            codes.update(tenant.allowed_currencies or [])
+        return [(code, code) for code in sorted(codes)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(currency=self.value().upper())
+        return queryset
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Mandatory; stored in the audit trail.",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A reason is required.")
+        return reason
+
+
+def reason_action(modeladmin, request, queryset, *, title: str, apply) -> object:
+    """An admin action that first asks for a mandatory reason on an intermediate page.
+
+    ``apply(obj, reason)`` runs once per selected row (the queryset is the scoped
+    changelist's, so only the operator's tenants' rows are reachable). Returning None
+    sends Django back to the changelist."""
+    form = ReasonForm(request.POST if request.POST.get("post") == "yes" else None)
+    if form.is_bound and form.is_valid():
+        for obj in queryset:
+            apply(obj, form.cleaned_data["reason"])
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+    }
+    return TemplateResponse(request, "admin/reason_action.html", context)
+
+
 class ScopedInline(admin.StackedInline):
     """Inlines follow their parent admin's permissions."""
 
@@ -152,6 +238,49 @@ class TenantAdmin(TenantScopedAdmin):
             "operators",
             "created_at",
         ]
+
+    def save_model(self, request, obj, form, change):
+        """Brand edits (superuser only) are audited like every other operator action."""
+        before = (
+            model_snapshot(Tenant.objects.get(pk=obj.pk)) if change and obj.pk else None
+        )
+        # Operator membership is saved later (save_related); remember it for the audit.
+        obj._operators_before = (
+            sorted(obj.operators.values_list("username", flat=True)) if change else []
+        )
+        super().save_model(request, obj, form, change)
+        after = model_snapshot(obj)
+        if before is not None:
+            changed = {k: v for k, v in after.items() if before.get(k) != v}
+            if not changed:
+                return
+            before = {k: before.get(k) for k in changed}
+            after = changed
+        audit_record(
+            actor=Actor.for_user(request.user),
+            action="tenant.updated" if change else "tenant.created",
+            tenant_id=obj.pk,
+            target=obj,
+            before=before,
+            after=after,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        tenant = form.instance
+        # A brand added here gets its policy even when the inline was left untouched.
+        tenant_policy_get(tenant=tenant)
+        before = getattr(tenant, "_operators_before", [])
+        after = sorted(tenant.operators.values_list("username", flat=True))
+        if before != after:
+            audit_record(
+                actor=Actor.for_user(request.user),
+                action="tenant.operators_changed",
+                tenant_id=tenant.pk,
+                target=tenant,
+                before={"operators": before},
+                after={"operators": after},
+            )
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not TenantPolicy:

@@ -76,10 +76,92 @@ class TenantPolicy(models.Model):
         default=True,
         help_text="Kill switch: when off, new withdrawals are refused (503).",
     )
+    # TENANT-POLICY-002: retries of failed payouts.
+    payout_retry_limit = models.PositiveIntegerField(
+        default=3,
+        help_text="How many times a failed payout may be retried (0 = never).",
+    )
+    payout_cooldown_seconds = models.PositiveIntegerField(
+        default=60,
+        help_text="Seconds after a payout attempt before a retry is allowed (0 = none).",
+    )
+    player_may_retry_payout = models.BooleanField(
+        default=False,
+        help_text="Players may retry their own failed payouts (else operators only).",
+    )
+    kyc_required_for_withdrawal = models.BooleanField(
+        default=True, help_text="Only KYC-verified players may request withdrawals."
+    )
+    # Per-currency amounts in minor units, e.g. {"EUR": 100000} = 1000.00 EUR.
+    # A currency missing from a map has no such limit.
+    daily_deposit_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per player per UTC day, minor units: {"EUR": 100000}.',
+    )
+    daily_withdrawal_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per player per UTC day, minor units: {"EUR": 100000}.',
+    )
+    withdrawal_min_amounts = models.JSONField(
+        default=dict, blank=True, help_text='Minor units: {"EUR": 1000}.'
+    )
+    withdrawal_max_amounts = models.JSONField(
+        default=dict, blank=True, help_text='Minor units: {"EUR": 500000}.'
+    )
+    auto_approve_thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Withdrawals strictly below this amount (minor units) are approved "
+        "without review; a currency missing here always goes to manual review.",
+    )
+    withdrawal_velocity_max_requests = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many withdrawal requests per player per window "
+        "(empty = no velocity limit; 0 = none allowed).",
+    )
+    withdrawal_velocity_window_seconds = models.PositiveIntegerField(
+        default=3600, help_text="The velocity window, in seconds."
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    AMOUNT_MAPS = (
+        "daily_deposit_limits",
+        "daily_withdrawal_limits",
+        "withdrawal_min_amounts",
+        "withdrawal_max_amounts",
+        "auto_approve_thresholds",
+    )
 
     class Meta:
         verbose_name_plural = "tenant policies"
 
     def __str__(self) -> str:
         return f"Policy of {self.tenant}"
+
+    def clean(self) -> None:
+        from tenants.policies import amount_map_errors
+
+        errors: dict[str, list[str]] = {}
+        for name in self.AMOUNT_MAPS:
+            if getattr(self, name) in (None, ""):
+                setattr(self, name, {})  # a cleared admin field means "no limits"
+            problems = amount_map_errors(getattr(self, name))
+            if problems:
+                errors[name] = problems
+        if not errors:
+            for currency, maximum in (self.withdrawal_max_amounts or {}).items():
+                minimum = (self.withdrawal_min_amounts or {}).get(currency)
+                if minimum is not None and minimum > maximum:
+                    errors.setdefault("withdrawal_max_amounts", []).append(
+                        f"{currency}: the maximum {maximum} is below the minimum "
+                        f"{minimum}."
+                    )
+        if self.withdrawal_velocity_window_seconds == 0:
+            errors["withdrawal_velocity_window_seconds"] = [
+                "The window must be at least one second."
+            ]
+        if errors:
+            raise ValidationError(errors)

@@ -49,3 +49,24 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters():
+    """Rate-limit counters live in the (locmem) cache: start every test at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clock():
+    """The policy clock (common.clock), frozen at the real now; ``clock.advance(
+    seconds=...)`` moves it. Unfrozen after the test."""
+    from common import clock as policy_clock
+
+    policy_clock.freeze()
+    yield policy_clock
+    policy_clock.unfreeze()

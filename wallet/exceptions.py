@@ -23,3 +23,84 @@ class TransactionNotReversible(ApplicationError):
     code = "TRANSACTION_NOT_REVERSIBLE"
     http_status = 409
     default_message = "This transaction cannot be reversed."
+
+
+# --- withdrawal policy refusals (docs/financial-policies.md) ----------------------------
+
+
+class _RetryAfterMixin:
+    """Refusals that say when to come back, as a ``Retry-After`` header."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, **kwargs)
+        self.details.setdefault("retry_after_seconds", self.retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class PaymentRetryLimitExceeded(ApplicationError):
+    code = "PAYMENT_RETRY_LIMIT_EXCEEDED"
+    http_status = 422
+    default_message = "This payout has been retried as often as the brand allows."
+
+
+class PaymentCooldownActive(_RetryAfterMixin, ApplicationError):
+    code = "PAYMENT_COOLDOWN_ACTIVE"
+    http_status = 429
+    default_message = "The last payout attempt was too recent; retry later."
+
+
+class PayoutRetryNotAllowed(ApplicationError):
+    code = "PAYOUT_RETRY_NOT_ALLOWED"
+    http_status = 403
+    default_message = "This brand lets only its operators retry failed payouts."
+
+
+class LimitExceeded(ApplicationError):
+    code = "LIMIT_EXCEEDED"
+    http_status = 422
+    default_message = "This amount exceeds the daily limit."
+
+
+class VelocityLimitExceeded(_RetryAfterMixin, ApplicationError):
+    code = "VELOCITY_LIMIT_EXCEEDED"
+    http_status = 429
+    default_message = "Too many withdrawal requests in a short time; retry later."
+
+
+class KycRequiredForWithdrawal(ApplicationError):
+    code = "KYC_REQUIRED_FOR_WITHDRAWAL"
+    http_status = 403
+    default_message = "Identity verification (KYC) is required before withdrawing."
+
+
+class WithdrawalsFrozen(ApplicationError):
+    code = "WITHDRAWALS_FROZEN"
+    http_status = 403
+    default_message = "Withdrawals are frozen on this account; contact support."
+
+
+class WithdrawalAmountBelowMinimum(ApplicationError):
+    code = "WITHDRAWAL_AMOUNT_BELOW_MINIMUM"
+    http_status = 422
+    default_message = "The amount is below the brand's minimum withdrawal."
+
+
+class WithdrawalAmountAboveMaximum(ApplicationError):
+    code = "WITHDRAWAL_AMOUNT_ABOVE_MAXIMUM"
+    http_status = 422
+    default_message = "The amount is above the brand's maximum withdrawal."
+
+
+class InvalidPayoutDestination(ApplicationError):
+    code = "INVALID_PAYOUT_DESTINATION"
+    http_status = 400
+    default_message = "The payout destination is not valid."
+
+
+class DepositNotFound(ApplicationError):
+    code = "DEPOSIT_NOT_FOUND"
+    http_status = 404
+    default_message = "No such deposit for this player and brand."

@@ -265,3 +265,217 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"Hold #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+
+
+class Withdrawal(models.Model):
+    """A player's request to cash out, backed by a ledger hold from the start.
+
+    requested → approved | rejected | canceled; approved → payout_pending;
+    payout_pending → paid | payout_failed; payout_failed → payout_pending (a retry)
+    | rejected. Paid posts the hold; rejected and canceled void it."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested (awaiting review)"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELED = "canceled", "Canceled by the player"
+        PAYOUT_PENDING = "payout_pending", "Payout pending"
+        PAID = "paid", "Paid"
+        PAYOUT_FAILED = "payout_failed", "Payout failed"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.REQUESTED
+    )
+    hold = models.OneToOneField(
+        Hold,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="withdrawal",
+        help_text="Placed in the same DB transaction as the withdrawal row.",
+    )
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    destination_encrypted = models.TextField(
+        help_text="Fernet ciphertext of the payout destination (common.crypto)."
+    )
+    destination_masked = models.CharField(max_length=64)
+    auto_approved = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    # Set from the policy clock (common.clock), so windows are testable.
+    requested_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="withdrawal_amount_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["player", "idempotency_key"],
+                name="withdrawal_idempotency_unique_per_player",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "state", "-id"], name="withdrawal_queue"),
+            models.Index(
+                fields=["player", "currency", "requested_at"],
+                name="withdrawal_player_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Withdrawal #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+        )
+
+
+class PayoutAttempt(models.Model):
+    """One try at paying a withdrawal out, with its own idempotency key for the PSP.
+
+    pending (created, not yet sent) → sent (the provider took it; manual payouts wait
+    here for an operator) | unknown (timeout or 5xx: outcome unknown, funds stay
+    held) → paid | failed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Created, not yet sent"
+        SENT = "sent", "Sent, awaiting the outcome"
+        UNKNOWN = "unknown", "Outcome unknown (provider did not answer)"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATES = (State.PENDING, State.SENT, State.UNKNOWN)
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawal = models.ForeignKey(
+        Withdrawal, on_delete=models.PROTECT, related_name="attempts"
+    )
+    number = models.PositiveIntegerField(help_text="1 for the first payout.")
+    provider = models.CharField(max_length=32)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING
+    )
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    failure_reason = models.TextField(blank=True)
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(help_text="From the policy clock.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["withdrawal", "number"], name="payout_attempt_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Attempt {self.number} of withdrawal {self.withdrawal_id} ({self.state})"
+        )
+
+
+class Deposit(models.Model):
+    """A player's deposit through a PSP. Money moves only when the PSP confirms it
+    (a verified webhook): ``created → pending_provider → completed | failed | expired``.
+
+    Refunds and chargebacks after completion do not change ``state``; they are
+    recorded in ``refunded_minor`` / ``charged_back_minor`` with their own journal
+    transactions. ``needs_review`` marks anything an operator must look at (an amount
+    that does not match, a session that completed after it expired, ...). The wallet
+    knows nothing of any particular PSP: ``provider`` and the references are opaque."""
+
+    class State(models.TextChoices):
+        CREATED = "created", "Created"
+        PENDING_PROVIDER = "pending_provider", "Waiting for the provider"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="deposits"
+    )
+    provider = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()
+    state = models.CharField(
+        max_length=24, choices=State.choices, default=State.CREATED
+    )
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    provider_reference = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="e.g. the checkout session"
+    )
+    payment_reference = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="e.g. the payment intent"
+    )
+    checkout_url = models.TextField(blank=True)
+    credit_transaction = models.OneToOneField(
+        JournalTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deposit_credited",
+    )
+    refunded_minor = models.BigIntegerField(default=0)
+    charged_back_minor = models.BigIntegerField(default=0)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="deposit_amount_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "player", "idempotency_key"],
+                name="deposit_idempotency_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="completed") | Q(credit_transaction__isnull=False),
+                name="deposit_completed_has_credit",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
+            models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deposit #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (
+            self.State.COMPLETED,
+            self.State.FAILED,
+            self.State.EXPIRED,
+        )

@@ -8,7 +8,15 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet, Sum
 
 from casino.models import Player
-from wallet.models import PLAYER_KINDS, Account, Entry, Hold, JournalTransaction
+from wallet.exceptions import DepositNotFound
+from wallet.models import (
+    PLAYER_KINDS,
+    Account,
+    Deposit,
+    Entry,
+    Hold,
+    JournalTransaction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +144,41 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
                 f"{pending.get(key, 0)}"
             )
     return problems
+
+
+def withdrawal_list(*, tenant_id: int, player: Player | None = None) -> QuerySet:
+    """A tenant's withdrawals (one player's when given), newest first."""
+    from wallet.models import Withdrawal
+
+    queryset = Withdrawal.objects.filter(tenant_id=tenant_id)
+    if player is not None:
+        queryset = queryset.filter(player=player)
+    return queryset.select_related("player").order_by("-id")
+
+
+def withdrawal_get(*, tenant_id: int, player: Player, withdrawal_id: int):
+    """One of the player's withdrawals; ``NotFound`` for anyone else's."""
+    from common.errors import NotFound
+    from wallet.models import Withdrawal
+
+    withdrawal = Withdrawal.objects.filter(
+        tenant_id=tenant_id, player=player, pk=withdrawal_id
+    ).first()
+    if withdrawal is None:
+        raise NotFound(details={"withdrawal_id": withdrawal_id})
+    return withdrawal
+
+
+def deposit_list(*, player: Player) -> QuerySet[Deposit]:
+    """The player's deposits, newest first."""
+    return Deposit.objects.filter(tenant_id=player.tenant_id, player=player).order_by(
+        "-id"
+    )
+
+
+def deposit_get(*, player: Player, deposit_id: int) -> Deposit:
+    """One of the player's deposits; another player's or brand's is "not found"."""
+    deposit = deposit_list(player=player).filter(pk=deposit_id).first()
+    if deposit is None:
+        raise DepositNotFound(details={"deposit_id": deposit_id})
+    return deposit

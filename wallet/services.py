@@ -4,34 +4,68 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from audit import context as audit_context
 from audit.services import audit_record
 from casino.models import Player
+from common import clock
 from common.actors import Actor
-from common.currency import exponent_of
+from common.currency import UnknownCurrency, exponent_of
 from common.errors import (
+    ApplicationError,
     IdempotencyKeyReuseConflict,
     IllegalStateTransition,
     ValidationFailed,
 )
+from common.idempotency import request_fingerprint
+from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.policies import InvalidPolicyValue, policy_amount
+from tenants.services import tenant_policy_get
 from wallet import sql
+from wallet.destinations import (
+    destination_encrypt,
+    destination_mask,
+    destination_normalize,
+)
 from wallet.exceptions import (
     InsufficientFunds,
+    KycRequiredForWithdrawal,
     LedgerAccountMismatch,
+    LimitExceeded,
+    PaymentCooldownActive,
+    PaymentRetryLimitExceeded,
+    PayoutRetryNotAllowed,
     TransactionNotReversible,
     UnbalancedTransaction,
+    VelocityLimitExceeded,
+    WithdrawalAmountAboveMaximum,
+    WithdrawalAmountBelowMinimum,
+    WithdrawalsFrozen,
 )
-from wallet.models import PLAYER_KINDS, Account, Entry, Hold, JournalTransaction
+from wallet.models import (
+    PLAYER_KINDS,
+    Account,
+    Deposit,
+    Entry,
+    Hold,
+    JournalTransaction,
+    PayoutAttempt,
+    Withdrawal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -553,6 +587,679 @@ def hold_void(*, hold: Hold, actor: Actor) -> Hold:
     )
 
 
+# --- withdrawals -----------------------------------------------------------------------
+#
+# One state machine for every door (API, admin, payout dispatch). Each service joins
+# the caller's transaction and locks what it changes: the player row for a request
+# (so policy checks and the insert are one step per player), the withdrawal row for
+# everything after. Lock order: player → withdrawal → payout attempt → hold → accounts.
+
+W = Withdrawal.State
+
+_WITHDRAWAL_TRANSITIONS: dict[str, set[str]] = {
+    W.REQUESTED: {W.APPROVED, W.REJECTED, W.CANCELED},
+    W.APPROVED: {W.PAYOUT_PENDING},
+    W.PAYOUT_PENDING: {W.PAID, W.PAYOUT_FAILED},
+    W.PAYOUT_FAILED: {W.PAYOUT_PENDING, W.REJECTED},
+}
+
+
+def _withdrawal_move(withdrawal: Withdrawal, to_state: str) -> str:
+    """Check and apply a transition on a locked row (saved by the caller)."""
+    from_state = withdrawal.state
+    if to_state not in _WITHDRAWAL_TRANSITIONS.get(from_state, set()):
+        raise IllegalStateTransition(
+            entity="withdrawal", from_state=from_state, to_state=to_state
+        )
+    withdrawal.state = to_state
+    return from_state
+
+
+def _withdrawal_lock(withdrawal: Withdrawal) -> Withdrawal:
+    return Withdrawal.objects.select_for_update().get(pk=withdrawal.pk)
+
+
+def _withdrawal_fingerprint(
+    *, amount_minor: int, currency: str, destination: Mapping[str, str]
+) -> str:
+    # Keyed, so the stored hash cannot be used to guess the IBAN it covers.
+    payload = json.dumps(
+        {"amount_minor": amount_minor, "currency": currency, "to": destination},
+        sort_keys=True,
+    )
+    return hmac.new(
+        settings.SECRET_KEY.encode(), payload.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def _policy_amount_or_fail_closed(policy, field: str, currency: str) -> int | None:
+    try:
+        return policy_amount(policy, field, currency)
+    except InvalidPolicyValue:
+        # A broken limit refuses rather than lets money through.
+        raise ModuleTemporarilyDisabled(
+            "Withdrawals are paused: the brand's policy needs attention.",
+            details={"module": "withdrawals", "policy_field": field},
+        ) from None
+
+
+def _withdrawal_amount_bounds_check(
+    *, policy, currency: str, amount_minor: int
+) -> None:
+    minimum = _policy_amount_or_fail_closed(policy, "withdrawal_min_amounts", currency)
+    if minimum is not None and amount_minor < minimum:
+        raise WithdrawalAmountBelowMinimum(
+            details={
+                "minimum": minimum,
+                "attempted": amount_minor,
+                "currency": currency,
+            }
+        )
+    maximum = _policy_amount_or_fail_closed(policy, "withdrawal_max_amounts", currency)
+    if maximum is not None and amount_minor > maximum:
+        raise WithdrawalAmountAboveMaximum(
+            details={
+                "maximum": maximum,
+                "attempted": amount_minor,
+                "currency": currency,
+            }
+        )
+
+
+def _withdrawal_velocity_check(*, policy, player: Player, now) -> None:
+    max_requests = policy.withdrawal_velocity_max_requests
+    if max_requests is None:
+        return
+    window = policy.withdrawal_velocity_window_seconds or 1
+    recent = list(
+        Withdrawal.objects.filter(
+            tenant_id=player.tenant_id,
+            player=player,
+            requested_at__gt=now - timedelta(seconds=window),
+        )
+        .order_by("requested_at")
+        .values_list("requested_at", flat=True)
+    )
+    if len(recent) < max_requests:
+        return
+    if recent:
+        # When the oldest request that still counts drops out of the window.
+        frees_at = recent[len(recent) - max_requests] + timedelta(seconds=window)
+        retry_after = math.ceil((frees_at - now).total_seconds())
+    else:
+        retry_after = window
+    raise VelocityLimitExceeded(
+        retry_after=retry_after,
+        details={
+            "max_requests": max_requests,
+            "window_seconds": window,
+            "used": len(recent),
+        },
+    )
+
+
+def _limit_check(
+    *, limit: int | None, used: int, amount_minor: int, currency: str, kind: str
+) -> None:
+    if limit is None or used + amount_minor <= limit:
+        return
+    raise LimitExceeded(
+        f"This {kind} exceeds the daily limit.",
+        details={
+            "limit": limit,
+            "used": used,
+            "attempted": amount_minor,
+            "remaining": max(0, limit - used),
+            "currency": currency,
+            "period": "day",
+            "kind": f"daily_{kind}",
+        },
+    )
+
+
+def _withdrawal_daily_limit_check(
+    *, policy, player: Player, currency: str, amount_minor: int, now
+) -> None:
+    limit = _policy_amount_or_fail_closed(policy, "daily_withdrawal_limits", currency)
+    if limit is None:
+        return
+    used = (
+        Withdrawal.objects.filter(
+            tenant_id=player.tenant_id,
+            player=player,
+            currency=currency,
+            requested_at__gte=clock.start_of_day(now),
+        )
+        .exclude(state__in=[W.REJECTED, W.CANCELED])
+        .aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+    _limit_check(
+        limit=limit,
+        used=used,
+        amount_minor=amount_minor,
+        currency=currency,
+        kind="withdrawal",
+    )
+
+
+def _auto_approvable(*, policy, currency: str, amount_minor: int) -> bool:
+    """Strictly below the tenant's threshold. Missing or broken → manual review."""
+    try:
+        threshold = policy_amount(policy, "auto_approve_thresholds", currency)
+    except InvalidPolicyValue:
+        return False
+    return threshold is not None and amount_minor < threshold
+
+
+def deposit_limit_check(
+    *, player: Player, currency: str, amount_minor: int, pending_minor: int = 0
+) -> None:
+    """Refuse a deposit that would take the player past the tenant's daily deposit
+    limit in ``currency`` (``LimitExceeded``, 422). Counts deposits credited to the
+    player today (UTC, policy clock) plus ``pending_minor`` (deposits started but not
+    yet credited, which the caller knows). Takes the player row lock so concurrent
+    deposit starts are checked one after the other: call it inside the transaction
+    that records the deposit."""
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        policy = tenant_policy_get(tenant=locked.tenant)
+        try:
+            limit = policy_amount(policy, "daily_deposit_limits", currency)
+        except InvalidPolicyValue:
+            raise ModuleTemporarilyDisabled(
+                "Deposits are paused: the brand's policy needs attention.",
+                details={"module": "deposits", "policy_field": "daily_deposit_limits"},
+            ) from None
+        if limit is None:
+            return
+        credited = (
+            Entry.objects.filter(
+                tenant_id=locked.tenant_id,
+                account__player=locked,
+                account__kind=Account.Kind.PLAYER_AVAILABLE,
+                currency=currency,
+                transaction__kind=Kind.DEPOSIT,
+                created_at__gte=clock.start_of_day(),
+            ).aggregate(total=Sum("amount_minor"))["total"]
+            or 0
+        )
+        _limit_check(
+            limit=limit,
+            used=credited + pending_minor,
+            amount_minor=amount_minor,
+            currency=currency,
+            kind="deposit",
+        )
+
+
+def deposit_policy_check(
+    *, player: Player, currency: str, amount_minor: int, pending_minor: int = 0
+) -> None:
+    """Everything the tenant policy says about a new deposit: the deposits kill switch
+    (``ModuleTemporarilyDisabled``, 503), then the daily limit (see
+    ``deposit_limit_check``). Call it where the deposit row is created."""
+    if not tenant_policy_get(tenant=player.tenant).deposits_enabled:
+        raise ModuleTemporarilyDisabled(details={"module": "deposits"})
+    deposit_limit_check(
+        player=player,
+        currency=currency,
+        amount_minor=amount_minor,
+        pending_minor=pending_minor,
+    )
+
+
+def withdrawal_request(
+    *,
+    player: Player,
+    amount_minor: int,
+    currency: str,
+    destination: Mapping[str, Any],
+    idempotency_key: str,
+    actor: Actor,
+) -> tuple[Withdrawal, bool]:
+    """Record a withdrawal and hold its funds; ``(withdrawal, created)``.
+
+    Takes the player row lock first, so a repeat of the same key, the velocity and
+    daily limits and the balance are checked and written as one step per player. A
+    repeat with the same key and request returns the first withdrawal (created False);
+    with a different request it raises ``IdempotencyKeyReuseConflict``. Below the
+    tenant's auto-approve threshold the withdrawal comes back ``approved``."""
+    normalized = destination_normalize(destination)
+    fingerprint = _withdrawal_fingerprint(
+        amount_minor=amount_minor, currency=currency, destination=normalized
+    )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        existing = Withdrawal.objects.filter(
+            player=locked, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise IdempotencyKeyReuseConflict(
+                    details={"idempotency_key": idempotency_key}
+                )
+            return existing, False
+
+        tenant = locked.tenant
+        policy = tenant_policy_get(tenant=tenant)
+        if not policy.withdrawals_enabled:
+            raise ModuleTemporarilyDisabled(details={"module": "withdrawals"})
+        if locked.withdrawals_frozen:
+            raise WithdrawalsFrozen()
+        if (
+            policy.kyc_required_for_withdrawal
+            and locked.kyc_status != Player.KycStatus.VERIFIED
+        ):
+            raise KycRequiredForWithdrawal(details={"kyc_status": locked.kyc_status})
+        exponent_of(currency)
+        if not tenant.currency_allowed(currency):
+            raise UnknownCurrency(
+                "This brand does not pay out in this currency.",
+                details={"currency": currency},
+            )
+        if type(amount_minor) is not int or amount_minor <= 0:
+            raise ValidationFailed(
+                "The amount must be positive.",
+                details={"fields": {"amount": ["must be greater than zero"]}},
+            )
+        _withdrawal_amount_bounds_check(
+            policy=policy, currency=currency, amount_minor=amount_minor
+        )
+        now = clock.now()
+        _withdrawal_velocity_check(policy=policy, player=locked, now=now)
+        _withdrawal_daily_limit_check(
+            policy=policy,
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            now=now,
+        )
+
+        withdrawal = Withdrawal.objects.create(
+            tenant_id=locked.tenant_id,
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+            destination_encrypted=destination_encrypt(normalized),
+            destination_masked=destination_mask(normalized),
+            requested_at=now,
+        )
+        withdrawal.hold = hold_place(
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            idempotency_key=f"withdrawal:{withdrawal.pk}:hold",
+            actor=actor,
+            reference=f"withdrawal:{withdrawal.pk}",
+        )
+        withdrawal.save(update_fields=["hold", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.requested",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            after={
+                "state": withdrawal.state,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "destination": withdrawal.destination_masked,
+            },
+        )
+        if _auto_approvable(
+            policy=policy, currency=currency, amount_minor=amount_minor
+        ):
+            _withdrawal_move(withdrawal, W.APPROVED)
+            withdrawal.auto_approved = True
+            withdrawal.reviewed_at = now
+            withdrawal.save(
+                update_fields=["state", "auto_approved", "reviewed_at", "updated_at"]
+            )
+            audit_record(
+                actor=Actor.system("auto-approve"),
+                action="withdrawal.approved",
+                tenant_id=withdrawal.tenant_id,
+                target=withdrawal,
+                before={"state": W.REQUESTED},
+                after={"state": W.APPROVED, "auto_approved": True},
+            )
+    logger.info(
+        "withdrawal.requested",
+        extra={"withdrawal_id": withdrawal.pk, "state": withdrawal.state},
+    )
+    return withdrawal, True
+
+
+def withdrawal_approve(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """requested → approved; ``(withdrawal, changed)``. Locks the withdrawal row. A
+    repeat (double click, a second operator) changes nothing and audits nothing."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state in (W.APPROVED, W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
+            return locked, False
+        before = _withdrawal_move(locked, W.APPROVED)
+        locked.reviewed_by_id = actor.user_id
+        locked.reviewed_at = clock.now()
+        locked.save(update_fields=["state", "reviewed_by", "reviewed_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.approved",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state},
+        )
+    return locked, True
+
+
+def _withdrawal_release(
+    *, withdrawal: Withdrawal, actor: Actor, to_state: str, action: str, reason: str
+) -> tuple[Withdrawal, bool]:
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state == to_state:
+            return locked, False
+        before = _withdrawal_move(locked, to_state)
+        hold_void(hold=locked.hold, actor=actor)
+        fields = ["state", "updated_at"]
+        if to_state == W.REJECTED:
+            locked.rejection_reason = reason
+            locked.reviewed_by_id = actor.user_id
+            locked.reviewed_at = clock.now()
+            fields += ["rejection_reason", "reviewed_by", "reviewed_at"]
+        locked.save(update_fields=fields)
+        audit_record(
+            actor=actor,
+            action=action,
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state},
+            reason=reason,
+        )
+    return locked, True
+
+
+def withdrawal_reject(
+    *, withdrawal: Withdrawal, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """requested | payout_failed → rejected, the hold voided back to available. A
+    reason is required. Locks the withdrawal row; a repeat is a no-op."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required.", details={"fields": {"reason": ["required"]}}
+        )
+    return _withdrawal_release(
+        withdrawal=withdrawal,
+        actor=actor,
+        to_state=W.REJECTED,
+        action="withdrawal.rejected",
+        reason=reason.strip(),
+    )
+
+
+def withdrawal_cancel(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """The player takes back a withdrawal still awaiting review (requested →
+    canceled, hold voided). Locks the withdrawal row; a repeat is a no-op."""
+    return _withdrawal_release(
+        withdrawal=withdrawal,
+        actor=actor,
+        to_state=W.CANCELED,
+        action="withdrawal.canceled",
+        reason="",
+    )
+
+
+def _payout_attempt_create(
+    *, withdrawal: Withdrawal, number: int, provider: str, actor: Actor
+) -> PayoutAttempt:
+    return PayoutAttempt.objects.create(
+        tenant_id=withdrawal.tenant_id,
+        withdrawal=withdrawal,
+        number=number,
+        provider=provider,
+        idempotency_key=f"withdrawal:{withdrawal.pk}:payout:{number}",
+        actor_label=actor.label,
+        created_at=clock.now(),
+    )
+
+
+def withdrawal_payout_start(
+    *, withdrawal: Withdrawal, provider: str, actor: Actor
+) -> PayoutAttempt | None:
+    """approved → payout_pending with attempt 1 (the caller dispatches it after
+    commit). Locks the withdrawal row; returns None when the payout already started."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state in (W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
+            return None
+        before = _withdrawal_move(locked, W.PAYOUT_PENDING)
+        locked.save(update_fields=["state", "updated_at"])
+        attempt = _payout_attempt_create(
+            withdrawal=locked, number=1, provider=provider, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_started",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state, "attempt": 1, "provider": provider},
+        )
+    return attempt
+
+
+def withdrawal_payout_retry(
+    *,
+    withdrawal: Withdrawal,
+    provider: str,
+    actor: Actor,
+    by_player: bool,
+    after_attempt_id: int | None = None,
+) -> PayoutAttempt | None:
+    """payout_failed → payout_pending with a new attempt (TENANT-POLICY-002).
+
+    Locks the withdrawal row, then checks, in order: the state, whether the player
+    may retry (``PayoutRetryNotAllowed``), the retry limit (retries so far =
+    attempts - 1; ``PaymentRetryLimitExceeded``) and the cooldown since the last
+    attempt (``PaymentCooldownActive``). ``after_attempt_id`` names the failed
+    attempt the caller saw: when a newer one exists the retry already happened and
+    this returns None (a double click)."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        latest = locked.attempts.order_by("-number").first()
+        if (
+            after_attempt_id is not None
+            and latest is not None
+            and latest.pk != after_attempt_id
+        ):
+            return None
+        if locked.state != W.PAYOUT_FAILED or latest is None:
+            raise IllegalStateTransition(
+                entity="withdrawal", from_state=locked.state, to_state=W.PAYOUT_PENDING
+            )
+        policy = tenant_policy_get(tenant=locked.tenant)
+        if by_player and not policy.player_may_retry_payout:
+            raise PayoutRetryNotAllowed(details={"withdrawal_id": locked.pk})
+        retries_used = latest.number - 1
+        if retries_used >= policy.payout_retry_limit:
+            raise PaymentRetryLimitExceeded(
+                details={
+                    "withdrawal_id": locked.pk,
+                    "retry_limit": policy.payout_retry_limit,
+                    "retries_used": retries_used,
+                }
+            )
+        cooldown = policy.payout_cooldown_seconds
+        elapsed = (clock.now() - latest.created_at).total_seconds()
+        if cooldown and elapsed < cooldown:
+            raise PaymentCooldownActive(
+                retry_after=math.ceil(cooldown - elapsed),
+                details={"withdrawal_id": locked.pk, "cooldown_seconds": cooldown},
+            )
+        before = _withdrawal_move(locked, W.PAYOUT_PENDING)
+        locked.save(update_fields=["state", "updated_at"])
+        attempt = _payout_attempt_create(
+            withdrawal=locked, number=latest.number + 1, provider=provider, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_retried",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={
+                "state": locked.state,
+                "attempt": attempt.number,
+                "retries_used": retries_used + 1,
+            },
+        )
+    return attempt
+
+
+def withdrawal_retry_blocked_record(
+    *, withdrawal: Withdrawal, actor: Actor, error: ApplicationError
+) -> None:
+    """Audit a refused retry. Written by the caller in its own transaction after the
+    refused one rolled back, so the refusal leaves this trace and nothing else."""
+    audit_record(
+        actor=actor,
+        action="withdrawal.payout_retry_blocked",
+        tenant_id=withdrawal.tenant_id,
+        target=withdrawal,
+        after={"code": error.code, "details": error.details},
+        reason=error.message,
+    )
+
+
+def payout_attempt_claim(*, attempt_id: int) -> PayoutAttempt | None:
+    """pending → sent, before the provider is called: only one dispatcher sends a
+    given attempt. Locks the attempt row only; None when it was already claimed or
+    resolved (e.g. an operator marked it paid first)."""
+    with transaction.atomic(savepoint=False):
+        attempt = PayoutAttempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.state != PayoutAttempt.State.PENDING:
+            return None
+        attempt.state = PayoutAttempt.State.SENT
+        attempt.save(update_fields=["state"])
+    return attempt
+
+
+def payout_attempt_provider_reference_set(
+    *, attempt: PayoutAttempt, provider_reference: str
+) -> None:
+    """The provider took the payout and will tell us the outcome later."""
+    PayoutAttempt.objects.filter(pk=attempt.pk).update(
+        provider_reference=provider_reference[:200]
+    )
+
+
+def payout_attempt_outcome_unknown(
+    *, attempt: PayoutAttempt, actor: Actor, detail: str = ""
+) -> None:
+    """The provider did not answer (timeout, 5xx). The withdrawal stays
+    payout_pending with its funds held until an operator or a status check learns
+    the outcome: never voided, never retried blindly."""
+    with transaction.atomic(savepoint=False):
+        withdrawal = _withdrawal_lock(attempt.withdrawal)
+        locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.state != PayoutAttempt.State.SENT:
+            return
+        locked.state = PayoutAttempt.State.UNKNOWN
+        locked.save(update_fields=["state"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_outcome_unknown",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            after={"attempt": locked.number, "state": withdrawal.state},
+            reason=detail,
+        )
+
+
+def _open_attempt_lock(*, attempt: PayoutAttempt) -> tuple[Withdrawal, PayoutAttempt]:
+    withdrawal = _withdrawal_lock(attempt.withdrawal)
+    locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+    return withdrawal, locked
+
+
+def withdrawal_payout_succeeded(
+    *, attempt: PayoutAttempt, actor: Actor, provider_reference: str
+) -> tuple[Withdrawal, bool]:
+    """payout_pending → paid: the hold is posted (held → withdrawals in flight).
+    Locks the withdrawal, then the attempt; a repeat is a no-op."""
+    with transaction.atomic(savepoint=False):
+        withdrawal, locked = _open_attempt_lock(attempt=attempt)
+        if locked.state == PayoutAttempt.State.PAID:
+            return withdrawal, False
+        if locked.state not in PayoutAttempt.OPEN_STATES:
+            raise IllegalStateTransition(
+                entity="payout_attempt", from_state=locked.state, to_state="paid"
+            )
+        before = _withdrawal_move(withdrawal, W.PAID)
+        hold_post(hold=withdrawal.hold, actor=actor, provider=locked.provider)
+        locked.state = PayoutAttempt.State.PAID
+        locked.provider_reference = provider_reference[:200]
+        locked.resolved_at = clock.now()
+        locked.save(update_fields=["state", "provider_reference", "resolved_at"])
+        withdrawal.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.paid",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={
+                "state": withdrawal.state,
+                "attempt": locked.number,
+                "reference": locked.provider_reference,
+            },
+        )
+    return withdrawal, True
+
+
+def withdrawal_payout_failed(
+    *, attempt: PayoutAttempt, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """payout_pending → payout_failed; the funds stay held until a retry or a
+    rejection. A reason is required. Locks the withdrawal, then the attempt; a repeat
+    is a no-op."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required.", details={"fields": {"reason": ["required"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        withdrawal, locked = _open_attempt_lock(attempt=attempt)
+        if locked.state == PayoutAttempt.State.FAILED:
+            return withdrawal, False
+        if locked.state not in PayoutAttempt.OPEN_STATES:
+            raise IllegalStateTransition(
+                entity="payout_attempt", from_state=locked.state, to_state="failed"
+            )
+        before = _withdrawal_move(withdrawal, W.PAYOUT_FAILED)
+        locked.state = PayoutAttempt.State.FAILED
+        locked.failure_reason = reason.strip()
+        locked.resolved_at = clock.now()
+        locked.save(update_fields=["state", "failure_reason", "resolved_at"])
+        withdrawal.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_failed",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={"state": withdrawal.state, "attempt": locked.number},
+            reason=reason.strip(),
+        )
+    return withdrawal, True
+
+
 # --- corrections -----------------------------------------------------------------------
 
 _NOT_REVERSIBLE = {
@@ -591,10 +1298,441 @@ def transaction_reverse(
     return result
 
 
+# --- deposits ------------------------------------------------------------------------
+#
+# The deposit state machine. Callers (the payments app) own the transaction; every
+# function here that changes a deposit locks its row first, so two deliveries of one
+# PSP event serialise on it, and the ledger's idempotency keys (derived from the
+# deposit) make a second credit impossible even if they did not.
+
+DepositState = Deposit.State
+
+_DEPOSIT_FINGERPRINT_FIELDS = ("provider", "currency", "amount_minor")
+
+
+def _deposit_locked(*, deposit_id: int, tenant_id: int) -> Deposit:
+    return (
+        Deposit.objects.select_for_update()
+        .select_related("player")
+        .get(pk=deposit_id, tenant_id=tenant_id)
+    )
+
+
+def _deposit_audit(
+    *, actor: Actor, deposit: Deposit, action: str, before: str, reason: str = ""
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        tenant_id=deposit.tenant_id,
+        target=deposit,
+        before={"state": before},
+        after={
+            "state": deposit.state,
+            "refunded_minor": deposit.refunded_minor,
+            "charged_back_minor": deposit.charged_back_minor,
+            "needs_review": deposit.needs_review,
+        },
+        reason=reason,
+    )
+
+
+def _flag(deposit: Deposit, reason: str) -> None:
+    deposit.needs_review = True
+    deposit.review_reason = "\n".join(
+        line for line in (deposit.review_reason, reason) if line
+    )
+
+
+def deposit_create(
+    *,
+    player: Player,
+    provider: str,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str,
+    actor: Actor,
+) -> tuple[Deposit, bool]:
+    """A new deposit in state ``created``, once per (player, ``idempotency_key``).
+
+    Returns ``(deposit, created)``: a replay with the same amount, currency and
+    provider returns the first deposit; the same key with a different request raises
+    ``IdempotencyKeyReuseConflict``."""
+    exponent_of(currency)
+    if type(amount_minor) is not int or amount_minor <= 0:
+        raise ValidationFailed(
+            "Deposit amounts are positive.", details={"amount_minor": amount_minor}
+        )
+    request_hash = request_fingerprint(
+        {"provider": provider, "currency": currency, "amount_minor": amount_minor}
+    )
+
+    def existing() -> Deposit | None:
+        found = Deposit.objects.filter(
+            tenant_id=player.tenant_id, player=player, idempotency_key=idempotency_key
+        ).first()
+        if found is not None and found.request_hash != request_hash:
+            raise IdempotencyKeyReuseConflict(
+                details={"idempotency_key": idempotency_key, "deposit_id": found.pk}
+            )
+        return found
+
+    with transaction.atomic(savepoint=False):
+        found = existing()
+        if found is not None:
+            return found, False
+        try:
+            with transaction.atomic():
+                deposit = Deposit.objects.create(
+                    tenant_id=player.tenant_id,
+                    player=player,
+                    provider=provider,
+                    currency=currency,
+                    amount_minor=amount_minor,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                )
+        except IntegrityError:  # a concurrent request with the same key won
+            found = existing()
+            if found is None:
+                raise
+            return found, False
+        audit_record(
+            actor=actor,
+            action="deposit.created",
+            tenant_id=deposit.tenant_id,
+            target=deposit,
+            after={
+                "provider": provider,
+                "currency": currency,
+                "amount_minor": amount_minor,
+            },
+        )
+    return deposit, True
+
+
+def deposit_checkout_attach(
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    provider_reference: str,
+    checkout_url: str,
+    actor: Actor,
+) -> Deposit:
+    """``created → pending_provider`` once the PSP has a checkout for it. Takes the
+    deposit row lock. Later states are left alone (a webhook may have been faster)."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        if deposit.state != DepositState.CREATED:
+            return deposit
+        before = deposit.state
+        deposit.state = DepositState.PENDING_PROVIDER
+        deposit.provider_reference = provider_reference
+        deposit.checkout_url = checkout_url
+        deposit.save(
+            update_fields=["state", "provider_reference", "checkout_url", "updated_at"]
+        )
+        _deposit_audit(
+            actor=actor,
+            deposit=deposit,
+            action="deposit.pending_provider",
+            before=before,
+        )
+    return deposit
+
+
+def deposit_fail(
+    *, deposit_id: int, tenant_id: int, reason: str, actor: Actor
+) -> Deposit:
+    """``created | pending_provider → failed``. A final deposit does not regress."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        if deposit.is_final:
+            return deposit
+        before = deposit.state
+        deposit.state = DepositState.FAILED
+        deposit.failure_reason = reason[:255]
+        deposit.save(update_fields=["state", "failure_reason", "updated_at"])
+        _deposit_audit(
+            actor=actor,
+            deposit=deposit,
+            action="deposit.failed",
+            before=before,
+            reason=reason,
+        )
+    return deposit
+
+
+def deposit_expire(*, deposit_id: int, tenant_id: int, actor: Actor) -> Deposit:
+    """``created | pending_provider → expired``. A final deposit does not regress."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        if deposit.is_final:
+            return deposit
+        before = deposit.state
+        deposit.state = DepositState.EXPIRED
+        deposit.save(update_fields=["state", "updated_at"])
+        _deposit_audit(
+            actor=actor, deposit=deposit, action="deposit.expired", before=before
+        )
+    return deposit
+
+
+def deposit_flag_review(
+    *, deposit_id: int, tenant_id: int, reason: str, actor: Actor
+) -> Deposit:
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        before = deposit.state
+        _flag(deposit, reason)
+        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+        _deposit_audit(
+            actor=actor,
+            deposit=deposit,
+            action="deposit.flagged",
+            before=before,
+            reason=reason,
+        )
+    return deposit
+
+
+def deposit_complete(
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    amount_minor: int,
+    currency: str,
+    payment_reference: str,
+    actor: Actor,
+) -> Deposit:
+    """The PSP confirmed the payment: credit PSP clearing → player cash, exactly once
+    (ledger key ``deposit:<id>:credit``), and mark the deposit completed.
+
+    Takes the deposit row lock. An amount or currency that differs from the deposit
+    credits nothing and flags the deposit for review. A deposit that had expired or
+    failed is still credited (the player paid) and flagged. A completed deposit is a
+    no-op."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        if deposit.state == DepositState.COMPLETED:
+            return deposit
+        before = deposit.state
+        if amount_minor != deposit.amount_minor or currency != deposit.currency:
+            reason = (
+                f"PSP confirmed {amount_minor} {currency} but the deposit is "
+                f"{deposit.amount_minor} {deposit.currency}: not credited"
+            )
+            _flag(deposit, reason)
+            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+            _deposit_audit(
+                actor=actor,
+                deposit=deposit,
+                action="deposit.amount_mismatch",
+                before=before,
+                reason=reason,
+            )
+            return deposit
+        result = player_credit(
+            player=deposit.player,
+            currency=deposit.currency,
+            amount_minor=deposit.amount_minor,
+            source_kind=Account.Kind.PSP_CLEARING,
+            kind=Kind.DEPOSIT,
+            idempotency_key=f"deposit:{deposit.pk}:credit",
+            actor=actor,
+            provider=deposit.provider,
+            reference=f"deposit:{deposit.pk}",
+            description=f"Deposit via {deposit.provider}",
+        )
+        if before in (DepositState.EXPIRED, DepositState.FAILED):
+            _flag(deposit, f"payment completed after the deposit was {before}")
+        deposit.state = DepositState.COMPLETED
+        deposit.credit_transaction_id = result.transaction_id
+        deposit.payment_reference = payment_reference or deposit.payment_reference
+        deposit.completed_at = timezone.now()
+        deposit.save()
+        _deposit_audit(
+            actor=actor, deposit=deposit, action="deposit.completed", before=before
+        )
+    return deposit
+
+
+def _deposit_claw_back(
+    *, deposit: Deposit, amount_minor: int, kind: str, idempotency_key: str, actor
+) -> PostingResult:
+    """Money the PSP takes back: PSP clearing is restored in full; the player's
+    available cash pays what it covers and the rest is booked on the chargeback
+    receivable account (what the player owes), so the player never goes negative.
+    Locks the player's available account before reading its balance."""
+    available, _ = player_accounts_get_or_create(
+        player=deposit.player, currency=deposit.currency
+    )
+    available = Account.objects.select_for_update().get(pk=available.pk)
+    covered = min(amount_minor, available.balance_minor)
+    owed = amount_minor - covered
+    clearing = system_account_get_or_create(
+        tenant_id=deposit.tenant_id,
+        kind=Account.Kind.PSP_CLEARING,
+        currency=deposit.currency,
+        provider=deposit.provider,
+    )
+    lines = [PostingLine(clearing, amount_minor)]
+    if covered:
+        lines.append(PostingLine(available, -covered))
+    if owed:
+        receivable = system_account_get_or_create(
+            tenant_id=deposit.tenant_id,
+            kind=Account.Kind.CHARGEBACK_RECEIVABLE,
+            currency=deposit.currency,
+            provider=deposit.provider,
+        )
+        lines.append(PostingLine(receivable, -owed))
+    return transaction_post(
+        tenant_id=deposit.tenant_id,
+        kind=kind,
+        lines=lines,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        reference=f"deposit:{deposit.pk}",
+        metadata={"covered_by_player_minor": covered, "receivable_minor": owed},
+    )
+
+
+def deposit_refund_record(
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    refunded_total_minor: int,
+    currency: str,
+    actor: Actor,
+) -> Deposit:
+    """The PSP refunded ``refunded_total_minor`` of this deposit so far (cumulative, as
+    PSPs report it). Posts the part not yet booked (key ``deposit:<id>:refund:<total>``),
+    so repeats and stale events move nothing. Takes the deposit row lock."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        before = deposit.state
+        if deposit.state != DepositState.COMPLETED or currency != deposit.currency:
+            reason = (
+                f"refund of {refunded_total_minor} {currency} for a deposit that is "
+                f"{deposit.state} in {deposit.currency}: nothing booked"
+            )
+            _flag(deposit, reason)
+            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+            _deposit_audit(
+                actor=actor,
+                deposit=deposit,
+                action="deposit.refund_unmatched",
+                before=before,
+                reason=reason,
+            )
+            return deposit
+        total = min(refunded_total_minor, deposit.amount_minor)
+        if total != refunded_total_minor:
+            _flag(deposit, f"refund total {refunded_total_minor} exceeds the deposit")
+        delta = total - deposit.refunded_minor
+        if delta <= 0:
+            if deposit.needs_review:
+                deposit.save(
+                    update_fields=["needs_review", "review_reason", "updated_at"]
+                )
+            return deposit
+        _deposit_claw_back(
+            deposit=deposit,
+            amount_minor=delta,
+            kind=Kind.REFUND,
+            idempotency_key=f"deposit:{deposit.pk}:refund:{total}",
+            actor=actor,
+        )
+        deposit.refunded_minor = total
+        deposit.save()
+        _deposit_audit(
+            actor=actor, deposit=deposit, action="deposit.refunded", before=before
+        )
+    return deposit
+
+
+def deposit_chargeback_record(
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    amount_minor: int,
+    currency: str,
+    actor: Actor,
+) -> Deposit:
+    """A dispute took ``amount_minor`` back (once per deposit: key
+    ``deposit:<id>:chargeback``). Debits what the player's available cash covers, books
+    the rest as chargeback receivable, and freezes the player's withdrawals. Locks
+    the deposit row, then the player row, then the player's accounts."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        before = deposit.state
+        if deposit.charged_back_minor:
+            return deposit
+        if (
+            deposit.state != DepositState.COMPLETED
+            or currency != deposit.currency
+            or not 0 < amount_minor <= deposit.amount_minor
+        ):
+            reason = (
+                f"dispute of {amount_minor} {currency} for a deposit that is "
+                f"{deposit.state} ({deposit.amount_minor} {deposit.currency}): "
+                "nothing booked"
+            )
+            _flag(deposit, reason)
+            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+            _deposit_audit(
+                actor=actor,
+                deposit=deposit,
+                action="deposit.dispute_unmatched",
+                before=before,
+                reason=reason,
+            )
+            return deposit
+        # Player row before its accounts, the order withdrawals use too.
+        player = Player.objects.select_for_update().get(pk=deposit.player_id)
+        _deposit_claw_back(
+            deposit=deposit,
+            amount_minor=amount_minor,
+            kind=Kind.CHARGEBACK,
+            idempotency_key=f"deposit:{deposit.pk}:chargeback",
+            actor=actor,
+        )
+        deposit.charged_back_minor = amount_minor
+        _flag(deposit, f"chargeback of {amount_minor} {currency}")
+        deposit.save()
+        if not player.withdrawals_frozen:
+            player.withdrawals_frozen = True
+            player.save(update_fields=["withdrawals_frozen"])
+            audit_record(
+                actor=actor,
+                action="player.withdrawals_frozen",
+                tenant_id=player.tenant_id,
+                target=player,
+                before={"withdrawals_frozen": False},
+                after={"withdrawals_frozen": True},
+                reason=f"chargeback on deposit {deposit.pk}",
+            )
+        _deposit_audit(
+            actor=actor, deposit=deposit, action="deposit.charged_back", before=before
+        )
+    return deposit
+
+
 __all__ = [
     "PostingLine",
+    "deposit_chargeback_record",
+    "deposit_checkout_attach",
+    "deposit_complete",
+    "deposit_create",
+    "deposit_expire",
+    "deposit_fail",
+    "deposit_flag_review",
+    "deposit_refund_record",
     "PostingResult",
     "adjustment_create",
+    "deposit_limit_check",
+    "deposit_policy_check",
     "hold_place",
     "hold_post",
     "hold_void",
@@ -604,4 +1742,12 @@ __all__ = [
     "system_account_get_or_create",
     "transaction_post",
     "transaction_reverse",
+    "withdrawal_approve",
+    "withdrawal_cancel",
+    "withdrawal_payout_failed",
+    "withdrawal_payout_retry",
+    "withdrawal_payout_start",
+    "withdrawal_payout_succeeded",
+    "withdrawal_reject",
+    "withdrawal_request",
 ]

@@ -107,6 +107,11 @@ class PaymentProvider(abc.ABC):
         """Verify the signature on the raw bytes, then parse. Raises
         ``payments.exceptions.WebhookSignatureInvalid`` (or similar) when it fails."""
 
+    def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
+        """Parse a stored delivery whose signature was verified when it arrived (for
+        reprocessing, when the signed timestamp is long past its tolerance)."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def send_payout(self, request: PayoutRequest) -> PayoutResult: ...
 

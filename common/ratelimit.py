@@ -1,0 +1,95 @@
+"""Rate limits for DRF views, on django-ratelimit.
+
+Keyed by the authenticated player when there is one (so players behind one NAT are
+limited apart, and a player cannot escape by changing IP), else by client IP. Rates
+come from ``settings.RATELIMIT_RATES[group]``. A blocked request raises
+django-ratelimit's ``Ratelimited`` carrying ``retry_after`` (the seconds left in the
+rate's window), which the API's exception handler renders as 429 ``RATE_LIMITED``
+with ``Retry-After``.
+
+Use the mixin on a view class (checked after authentication, on the listed methods)::
+
+    class DepositCreateApi(RateLimitMixin, TenantApi):
+        ratelimit_group = "deposit"
+
+or the decorator on one handler method: ``@ratelimited("deposit")``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.conf import settings
+from django_ratelimit.core import get_usage
+from django_ratelimit.exceptions import Ratelimited
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def client_ip(request) -> str:
+    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
+    raw = request.META.get(meta_key, "") or ""
+    # X-Forwarded-For style values: the left-most address is the client.
+    return raw.split(",")[0].strip() or "unknown"
+
+
+def ratelimit_key(group: str, request) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False) and user.pk:
+        return f"{user._meta.label_lower}:{user.pk}"
+    return f"ip:{client_ip(request)}"
+
+
+def rate_period_seconds(rate: str) -> int:
+    """``"5/m"`` → 60, ``"100/2h"`` → 7200."""
+    _, period = rate.split("/", 1)
+    multiplier = period[:-1] or "1"
+    return int(multiplier) * _PERIODS[period[-1].lower()]
+
+
+def ratelimit_enforce(request, *, group: str) -> None:
+    """Count this request against ``group`` and raise ``Ratelimited`` when over."""
+    rate = settings.RATELIMIT_RATES.get(group)
+    if not rate:
+        return
+    usage = get_usage(
+        request,
+        group=f"casino.{group}",
+        key=ratelimit_key,
+        rate=rate,
+        increment=True,
+    )
+    if usage is None or not usage["should_limit"]:
+        return
+    exc = Ratelimited()
+    time_left = usage["time_left"]
+    exc.retry_after = time_left if time_left > 0 else rate_period_seconds(rate)
+    raise exc
+
+
+class RateLimitMixin:
+    """Put before ``TenantApi`` in the bases. Runs after the tenant, authentication
+    and permissions are settled, so the key is the player when there is one."""
+
+    ratelimit_group: str = ""
+    ratelimit_methods: tuple[str, ...] = ("POST",)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.ratelimit_group and request.method in self.ratelimit_methods:
+            ratelimit_enforce(request, group=self.ratelimit_group)
+
+
+def ratelimited(group: str) -> Callable:
+    """Decorate a DRF handler method (``def post(self, request, ...)``)."""
+
+    def decorator(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            ratelimit_enforce(request, group=group)
+            return handler(view, request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

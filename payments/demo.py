@@ -1,0 +1,119 @@
+"""Demo data for the withdrawal review flow, built through the services.
+
+``seed_withdrawals_demo()`` is idempotent: run it again and it finds what it made.
+It leaves one verified player with a withdrawal waiting in the operator's queue, and
+sets the brand's retry policy low (2 retries, 5 s cooldown) so an operator can approve,
+mark the payout failed and retry until the policy refuses with
+PAYMENT_RETRY_LIMIT_EXCEEDED within a minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from audit.services import audit_record, model_snapshot
+from casino.models import Player
+from casino.services import player_register
+from common.actors import Actor
+from payments.payouts import withdrawal_submit
+from tenants.models import Tenant
+from tenants.services import tenant_create, tenant_policy_changed, tenant_policy_get
+from wallet.models import Account, JournalTransaction, Withdrawal
+from wallet.services import player_credit
+
+SEED = Actor.system("seed_withdrawals_demo")
+PLAYER_EMAIL = "withdrawer@example.com"
+PLAYER_PASSWORD = "correct-horse-7391"
+OPERATOR_USERNAME = "payments-operator"
+OPERATOR_PASSWORD = "demo-operator-pass"
+DEMO_IBAN = {
+    "type": "iban",
+    "iban": "DE89370400440532013000",
+    "holder_name": "Dana Demo",
+}
+
+
+@dataclass(frozen=True)
+class DemoWithdrawal:
+    tenant: Tenant
+    player: Player
+    withdrawal: Withdrawal
+    operator_username: str
+
+
+def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
+    with transaction.atomic(durable=True):
+        tenant = Tenant.objects.filter(slug=tenant_slug).first() or tenant_create(
+            actor=SEED, slug=tenant_slug, name=tenant_slug.title()
+        )
+        policy = tenant_policy_get(tenant=tenant)
+        before = model_snapshot(policy)
+        policy.payout_retry_limit = 2
+        policy.payout_cooldown_seconds = 5
+        policy.full_clean()
+        policy.save()
+        tenant_policy_changed(
+            actor=SEED, policy=policy, before=before, reason="withdrawal demo"
+        )
+
+        user_model = get_user_model()
+        operator = user_model.objects.filter(username=OPERATOR_USERNAME).first()
+        if operator is None:
+            operator = user_model.objects.create_user(
+                username=OPERATOR_USERNAME,
+                password=OPERATOR_PASSWORD,
+                is_staff=True,
+            )
+        tenant.operators.add(operator)
+
+        player = Player.objects.filter(tenant=tenant, email=PLAYER_EMAIL).first()
+        if player is None:
+            player = player_register(
+                tenant=tenant,
+                email=PLAYER_EMAIL,
+                password=PLAYER_PASSWORD,
+                display_name="Dana Demo",
+            )
+        if player.kyc_status != Player.KycStatus.VERIFIED:
+            # No KYC flow exists yet; the demo player is verified by fiat, on record.
+            Player.objects.filter(pk=player.pk).update(
+                kyc_status=Player.KycStatus.VERIFIED
+            )
+            audit_record(
+                actor=SEED,
+                action="player.kyc_status_changed",
+                tenant_id=tenant.pk,
+                target=player,
+                before={"kyc_status": player.kyc_status},
+                after={"kyc_status": Player.KycStatus.VERIFIED},
+                reason="withdrawal demo",
+            )
+            player.refresh_from_db()
+        player_credit(
+            player=player,
+            currency="EUR",
+            amount_minor=50_000,
+            source_kind=Account.Kind.PSP_CLEARING,
+            kind=JournalTransaction.Kind.DEPOSIT,
+            idempotency_key=f"demo:withdrawals:funding:{player.pk}",
+            actor=SEED,
+            provider="manual",
+            reference=f"demo-funding:player:{player.pk}",
+            description="Demo funding for the withdrawal review flow",
+        )
+        withdrawal, _ = withdrawal_submit(
+            player=player,
+            amount_minor=12_000,
+            currency="EUR",
+            destination=DEMO_IBAN,
+            idempotency_key="demo-withdrawal-1",
+        )
+    return DemoWithdrawal(
+        tenant=tenant,
+        player=player,
+        withdrawal=withdrawal,
+        operator_username=OPERATOR_USERNAME,
+    )

@@ -1,0 +1,1 @@
+"""Stripe Checkout adapter. ``client.py`` is the only module importing ``stripe``."""

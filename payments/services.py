@@ -1,0 +1,439 @@
+"""Payments orchestration: deposits through a PSP and the PSP's notifications.
+
+Money never moves here directly: the deposit record and every posting belong to the
+wallet (``wallet.services.deposit_*``). This module picks the brand's PSP config,
+calls the provider outside any row lock, and applies verified webhook events through
+the wallet services.
+
+``deposit_start`` and ``webhook_receive`` are orchestrators, like tasks: each opens
+its own short transactions (``atomic(durable=True)``) because a PSP call or a raw
+delivery record must sit between or before them. Call them outside any transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.services import audit_record
+from casino.exceptions import PlayerBlocked
+from casino.models import Player
+from common.actors import Actor
+from common.currency import exponent_of
+from payments.exceptions import (
+    DepositCurrencyNotAllowed,
+    ProviderError,
+    WebhookNotReprocessable,
+    WebhookPayloadInvalid,
+    WebhookProcessingFailed,
+    WebhookSignatureInvalid,
+)
+from payments.models import PSPConfig, WebhookInbox
+from payments.providers.base import CheckoutRequest, WebhookEvent
+from payments.providers.registry import provider_build
+from payments.providers.stripe.mapping import SUPPORTED_EVENTS, payment_intent_of
+from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX, simulator_enabled
+from payments.selectors import psp_config_for_deposit
+from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.models import Tenant
+from tenants.services import tenant_policy_get
+from wallet import services as wallet
+from wallet.models import Deposit
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookInbox.Status
+
+# Headers worth keeping with a raw delivery (never cookies or credentials).
+_KEPT_HEADERS = ("content-type", "user-agent", "stripe-signature", "content-length")
+
+
+# --- configuration ---------------------------------------------------------------
+
+
+def psp_config_save(
+    *,
+    actor: Actor,
+    config: PSPConfig,
+    secret_key: str = "",
+    webhook_secret: str = "",
+    created: bool,
+) -> PSPConfig:
+    """Save a config, replacing a secret only when a new one is given. The audit
+    record says which secrets changed, never their values."""
+    with transaction.atomic(savepoint=False):
+        if secret_key:
+            config.set_secret_key(secret_key)
+        if webhook_secret:
+            config.set_webhook_secret(webhook_secret)
+        config.full_clean()
+        config.save()
+        audit_record(
+            actor=actor,
+            action="psp_config.created" if created else "psp_config.updated",
+            tenant_id=config.tenant_id,
+            target=config,
+            after={
+                "provider": config.provider,
+                "mode": config.mode,
+                "enabled": config.enabled,
+                "currencies": config.currencies,
+                "publishable_key": config.publishable_key,
+                # Which secrets were replaced, by name only (a key named "secret"
+                # would be redacted whole by the audit trail).
+                "replaced": [
+                    name
+                    for name, given in (
+                        ("api key", secret_key),
+                        ("webhook signing key", webhook_secret),
+                    )
+                    if given
+                ],
+            },
+        )
+    return config
+
+
+def psp_config_ensure_simulated(
+    *, tenant: Tenant, provider: str = "stripe"
+) -> PSPConfig:
+    """Simulator mode only: give a brand a test-mode config with generated secrets
+    (no real Stripe key; the simulator never calls Stripe)."""
+    if not simulator_enabled():
+        raise RuntimeError("psp_config_ensure_simulated needs the simulator enabled")
+    existing = PSPConfig.objects.filter(tenant=tenant, provider=provider).first()
+    if existing is not None:
+        return existing
+    config = PSPConfig(
+        tenant=tenant,
+        provider=provider,
+        mode=PSPConfig.Mode.TEST,
+        publishable_key=f"pk_test_simulator{secrets.token_hex(8)}",
+    )
+    try:
+        with transaction.atomic():
+            return psp_config_save(
+                actor=Actor.system("payments-simulator"),
+                config=config,
+                secret_key=f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
+                webhook_secret=f"whsec_simulator{secrets.token_hex(16)}",
+                created=True,
+            )
+    except (IntegrityError, ValidationError):  # a concurrent first deposit made it
+        return PSPConfig.objects.get(tenant=tenant, provider=provider)
+
+
+def psp_config_check_credentials(*, config: PSPConfig, actor: Actor) -> None:
+    """Make a harmless authenticated call to the PSP; raises ``ProviderError`` or
+    ``ProviderUnavailable``. Audited with the outcome, never the key."""
+    provider = provider_build(name=config.provider, config=config)
+    outcome = "ok"
+    try:
+        provider.check_credentials()
+    except Exception as exc:
+        outcome = getattr(exc, "code", type(exc).__name__)
+        raise
+    finally:
+        audit_record(
+            actor=actor,
+            action="psp_config.credentials_checked",
+            tenant_id=config.tenant_id,
+            target=config,
+            after={"outcome": outcome},
+        )
+
+
+# --- deposits --------------------------------------------------------------------
+
+
+def deposit_start(
+    *,
+    player: Player,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str,
+    return_url_for: Callable[[Deposit], str],
+    provider: str = "stripe",
+) -> Deposit:
+    """Start a deposit and open the PSP's checkout for it; returns the deposit with
+    its ``checkout_url``. A replay (same key, same request) returns the same deposit;
+    a replay of one whose checkout was never opened (PSP unavailable) tries again
+    with the same PSP idempotency key. Opens its own transactions."""
+    tenant = player.tenant
+    if not tenant_policy_get(tenant=tenant).deposits_enabled:
+        raise ModuleTemporarilyDisabled(details={"module": "deposits"})
+    if not player.is_active:
+        raise PlayerBlocked()
+    exponent_of(currency)
+    if not tenant.currency_allowed(currency):
+        raise DepositCurrencyNotAllowed(details={"currency": currency})
+    if simulator_enabled():
+        psp_config_ensure_simulated(tenant=tenant, provider=provider)
+    config = psp_config_for_deposit(tenant=tenant, provider=provider, currency=currency)
+    with transaction.atomic(durable=True):
+        deposit, _ = wallet.deposit_create(
+            player=player,
+            provider=provider,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=idempotency_key,
+            actor=Actor.for_player(player),
+        )
+    if deposit.state != Deposit.State.CREATED:
+        return deposit
+    return _deposit_checkout_open(
+        deposit=deposit, config=config, return_url=return_url_for(deposit)
+    )
+
+
+def _deposit_checkout_open(
+    *, deposit: Deposit, config: PSPConfig, return_url: str
+) -> Deposit:
+    """Call the PSP (no transaction, no lock held), then record the checkout."""
+    provider = provider_build(name=config.provider, config=config)
+    request = CheckoutRequest(
+        deposit_id=deposit.pk,
+        tenant_slug=deposit.player.tenant.slug,
+        amount_minor=deposit.amount_minor,
+        currency=deposit.currency,
+        idempotency_key=f"deposit:{deposit.pk}",
+        return_url=return_url,
+        cancel_url=return_url,
+        customer_reference=f"player:{deposit.player_id}",
+    )
+    system = Actor.system("payments")
+    try:
+        session = provider.create_deposit_checkout(request)
+    except ProviderError as exc:
+        with transaction.atomic(durable=True):
+            wallet.deposit_fail(
+                deposit_id=deposit.pk,
+                tenant_id=deposit.tenant_id,
+                reason=f"{exc.code}: {exc.message}",
+                actor=system,
+            )
+        raise
+    # ProviderUnavailable propagates and leaves the deposit "created": the outcome
+    # is unknown, and a replay asks the PSP again under the same idempotency key.
+    with transaction.atomic(durable=True):
+        return wallet.deposit_checkout_attach(
+            deposit_id=deposit.pk,
+            tenant_id=deposit.tenant_id,
+            provider_reference=session.provider_reference,
+            checkout_url=session.redirect_url,
+            actor=system,
+        )
+
+
+# --- webhooks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    inbox: WebhookInbox
+    duplicate: bool
+
+
+def webhook_receive(
+    *, config: PSPConfig, body: bytes, headers: Mapping[str, str]
+) -> WebhookResult:
+    """Store the raw delivery, verify its signature on the raw bytes, claim its event
+    id, then apply it in one transaction. A repeat of an applied event moves nothing.
+
+    Raises ``WebhookSignatureInvalid`` / ``WebhookPayloadInvalid`` (400: the delivery
+    is kept as rejected, nothing applied) or ``WebhookProcessingFailed`` (500: kept
+    as failed, the PSP's retry or the admin's reprocess applies it later)."""
+    kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+    with transaction.atomic(durable=True):
+        inbox = WebhookInbox.objects.create(
+            provider=config.provider,
+            config=config,
+            tenant_id=config.tenant_id,
+            headers=kept,
+            body=body.decode("utf-8", errors="replace"),
+        )
+    provider = provider_build(name=config.provider, config=config)
+    try:
+        (event,) = provider.verify_and_parse_webhook(body=body, headers=headers)
+    except (WebhookSignatureInvalid, WebhookPayloadInvalid) as exc:
+        WebhookInbox.objects.filter(pk=inbox.pk).update(
+            status=Status.REJECTED, error=f"{exc.code}: {exc.details.get('reason', '')}"
+        )
+        logger.warning(
+            "webhook.rejected",
+            extra={"inbox_id": inbox.pk, "code": exc.code, **exc.details},
+        )
+        raise
+
+    inbox.event_type = event.event_type[:100]
+    target = inbox
+    try:
+        with transaction.atomic(durable=True):
+            inbox.event_id = event.event_id
+            inbox.save(update_fields=["event_id", "event_type"])
+    except IntegrityError:
+        # Another delivery of this event claimed it first (maybe at this instant).
+        inbox.event_id = ""
+        target = WebhookInbox.objects.get(
+            provider=config.provider, event_id=event.event_id
+        )
+        WebhookInbox.objects.filter(pk=inbox.pk).update(
+            status=Status.DUPLICATE, duplicate_of=target, event_type=inbox.event_type
+        )
+        if target.config_id != config.pk:
+            logger.warning(
+                "webhook.event_id_of_another_endpoint", extra={"inbox_id": inbox.pk}
+            )
+            return WebhookResult(inbox=target, duplicate=True)
+    processed = webhook_process(inbox_id=target.pk, event=event)
+    return WebhookResult(inbox=processed, duplicate=target.pk != inbox.pk)
+
+
+def webhook_process(
+    *, inbox_id: int, event: WebhookEvent | None = None
+) -> WebhookInbox:
+    """Apply a verified delivery once: locks its inbox row, so concurrent deliveries
+    of one event serialise and the second finds it processed. Opens its own
+    transaction; on failure the row is marked failed and ``WebhookProcessingFailed``
+    is raised."""
+    try:
+        with transaction.atomic(durable=True):
+            inbox = (
+                WebhookInbox.objects.select_for_update()
+                .select_related("config")
+                .get(pk=inbox_id)
+            )
+            if inbox.status in (Status.PROCESSED, Status.IGNORED):
+                return inbox
+            if event is None:
+                provider = provider_build(name=inbox.provider, config=inbox.config)
+                (event,) = provider.parse_verified_webhook(body=inbox.body.encode())
+            applied = event_apply(config=inbox.config, event=event)
+            inbox.status = Status.PROCESSED if applied.deposit_id else Status.IGNORED
+            inbox.deposit_id = applied.deposit_id
+            inbox.error = applied.note
+            inbox.attempts += 1
+            inbox.processed_at = timezone.now()
+            inbox.save()
+            return inbox
+    except Exception as exc:
+        logger.exception("webhook.processing_failed", extra={"inbox_id": inbox_id})
+        WebhookInbox.objects.filter(pk=inbox_id).update(
+            status=Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=F("attempts") + 1,
+        )
+        raise WebhookProcessingFailed(details={"inbox_id": inbox_id}) from exc
+
+
+def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
+    """Operator's retry of a verified delivery that failed (or was never applied).
+    Rejected and duplicate deliveries are refused: their signature never vouched
+    for them, or another row carries the event."""
+    if inbox.status not in (Status.FAILED, Status.RECEIVED) or not inbox.event_id:
+        raise WebhookNotReprocessable(
+            details={"inbox_id": inbox.pk, "status": inbox.status}
+        )
+    audit_record(
+        actor=actor,
+        action="webhook.reprocessed",
+        tenant_id=inbox.tenant_id,
+        target=inbox,
+        before={"status": inbox.status},
+    )
+    return webhook_process(inbox_id=inbox.pk)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    deposit_id: int | None
+    note: str = ""
+
+
+_CHECKOUT = "checkout.session."
+
+
+def _deposit_for_event(*, config: PSPConfig, event: WebhookEvent) -> Deposit | None:
+    """The brand's deposit an event is about; never another brand's."""
+    deposits = Deposit.objects.filter(
+        tenant_id=config.tenant_id, provider=config.provider
+    )
+    obj = event.payload["data"]["object"]
+    deposit_id = (
+        int(event.merchant_reference.removeprefix("deposit:"))
+        if event.merchant_reference
+        else None
+    )
+    if event.event_type.startswith(_CHECKOUT):
+        found = deposits.filter(pk=deposit_id).first() if deposit_id else None
+        return (
+            found or deposits.filter(provider_reference=event.object_reference).first()
+        )
+    payment_intent = str(obj.get("payment_intent") or "")
+    found = (
+        deposits.filter(payment_reference=payment_intent).first()
+        if payment_intent
+        else None
+    )
+    return found or (deposits.filter(pk=deposit_id).first() if deposit_id else None)
+
+
+def event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
+    """Apply one verified event through the wallet's deposit state machine. Events
+    out of order are absorbed there (no state goes backwards); anything suspicious
+    flags the deposit for review instead of moving money."""
+    if event.event_type not in SUPPORTED_EVENTS:
+        return Applied(None, f"event type {event.event_type} is not handled")
+    deposit = _deposit_for_event(config=config, event=event)
+    if deposit is None:
+        return Applied(None, "no deposit of this brand matches the event")
+    actor = Actor.psp(config.provider)
+    ids = {"deposit_id": deposit.pk, "tenant_id": config.tenant_id, "actor": actor}
+    obj = event.payload["data"]["object"]
+
+    if event.event_type.startswith(_CHECKOUT):
+        if deposit.provider_reference and (
+            event.object_reference != deposit.provider_reference
+        ):
+            wallet.deposit_flag_review(
+                **ids,
+                reason=f"{event.event_type} for session {event.object_reference}, "
+                f"but the deposit's session is {deposit.provider_reference}",
+            )
+            return Applied(deposit.pk, "session does not match: flagged")
+        if event.event_type in (
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded",
+        ):
+            if not event.success:
+                return Applied(deposit.pk, "not paid yet: waiting for async payment")
+            wallet.deposit_complete(
+                **ids,
+                amount_minor=event.amount_minor
+                if event.amount_minor is not None
+                else -1,
+                currency=event.currency or "",
+                payment_reference=payment_intent_of(obj),
+            )
+        elif event.event_type == "checkout.session.async_payment_failed":
+            wallet.deposit_fail(**ids, reason="asynchronous payment failed")
+        elif event.event_type == "checkout.session.expired":
+            wallet.deposit_expire(**ids)
+    elif event.event_type == "charge.refunded":
+        wallet.deposit_refund_record(
+            **ids,
+            refunded_total_minor=event.amount_minor or 0,
+            currency=event.currency or "",
+        )
+    elif event.event_type == "charge.dispute.created":
+        wallet.deposit_chargeback_record(
+            **ids, amount_minor=event.amount_minor or 0, currency=event.currency or ""
+        )
+    return Applied(deposit.pk)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+
+from django.core import signing
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.views import View
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.currency import to_major
+from common.errors import NotFound
+from payments.models import PSPConfig
+from payments.providers.stripe.mapping import SUPPORTED_EVENTS
+from payments.providers.stripe.provider import SIMULATOR_SALT
+from payments.simulator.events import deliver, event_for
+from tenants.selectors import tenant_ids_for_operator
+from wallet.models import Deposit
+
+TOKEN_MAX_AGE = 24 * 3600
+
+
+class SimulatedCheckoutView(View):
+    """Stands in for Stripe's hosted checkout page: Pay or Cancel."""
+
+    def _session(self, request, session_id: str):
+        token = request.GET.get("s") or request.POST.get("s") or ""
+        try:
+            data = signing.loads(token, salt=SIMULATOR_SALT, max_age=TOKEN_MAX_AGE)
+        except signing.BadSignature:
+            raise Http404("unknown checkout session") from None
+        deposit = (
+            Deposit.objects.select_related("player__tenant")
+            .filter(
+                pk=data["deposit_id"],
+                player__tenant__slug=data["tenant"],
+                provider_reference=session_id,
+            )
+            .first()
+        )
+        if deposit is None or data["session_id"] != session_id:
+            raise Http404("unknown checkout session")
+        config = PSPConfig.objects.get(
+            tenant_id=deposit.tenant_id, provider=deposit.provider
+        )
+        return deposit, config, data, token
+
+    def get(self, request, session_id: str):
+        deposit, _, _, token = self._session(request, session_id)
+        return render(
+            request,
+            "payments/simulator_checkout.html",
+            {
+                "deposit": deposit,
+                "amount": to_major(deposit.amount_minor, deposit.currency),
+                "token": token,
+                "session_id": session_id,
+            },
+        )
+
+    def post(self, request, session_id: str):
+        deposit, config, data, _ = self._session(request, session_id)
+        action = request.POST.get("action")
+        if action not in ("pay", "cancel"):
+            raise Http404("unknown action")
+        if deposit.state == Deposit.State.PENDING_PROVIDER:
+            event_type = (
+                "checkout.session.completed"
+                if action == "pay"
+                else "checkout.session.expired"
+            )
+            deliver(config=config, event=event_for(deposit, event_type))
+        return HttpResponseRedirect(
+            data["return_url"] if action == "pay" else data["cancel_url"]
+        )
+
+
+class SimulatorEventEmitApi(APIView):
+    """Staff only: send any supported Stripe event for a deposit through the real
+    webhook endpoint, e.g. ``{"deposit_id": 7, "type": "charge.dispute.created"}``."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        deposit_id = serializers.IntegerField()
+        type = serializers.ChoiceField(choices=SUPPORTED_EVENTS)
+        amount_minor = serializers.IntegerField(required=False, min_value=0)
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deposits = Deposit.objects.select_related("player__tenant")
+        tenant_ids = tenant_ids_for_operator(user=request.user)
+        if tenant_ids is not None:
+            deposits = deposits.filter(tenant_id__in=tenant_ids)
+        deposit = deposits.filter(pk=data.validated_data["deposit_id"]).first()
+        if deposit is None:
+            raise NotFound(details={"deposit_id": data.validated_data["deposit_id"]})
+        config = PSPConfig.objects.get(
+            tenant_id=deposit.tenant_id, provider=deposit.provider
+        )
+        event = event_for(
+            deposit,
+            data.validated_data["type"],
+            amount_minor=data.validated_data.get("amount_minor"),
+        )
+        response = deliver(config=config, event=event)
+        return Response(
+            {
+                "event": event,
+                "webhook_status": response.status_code,
+                "webhook_response": json.loads(response.content),
+            }
+        )

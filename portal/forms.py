@@ -1,0 +1,25 @@
+from django import forms
+
+
+class RegisterForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8, max_length=128)
+    display_name = forms.CharField(max_length=100, required=False)
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField()
+    password = forms.CharField(widget=forms.PasswordInput)
+
+
+class DepositForm(forms.Form):
+    amount = forms.DecimalField(max_digits=18, decimal_places=3, min_value=0)
+    currency = forms.ChoiceField()
+    # Generated when the form is shown: a double submit is one deposit.
+    idempotency_key = forms.RegexField(
+        r"^[A-Za-z0-9-]{8,64}$", widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, currencies: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in currencies]

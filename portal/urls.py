@@ -1,0 +1,15 @@
+from django.urls import path
+
+from portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("register/", views.register, name="register"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("wallet/", views.wallet, name="wallet"),
+    path("deposit/", views.deposit_new, name="deposit-new"),
+    path("deposits/<int:deposit_id>/", views.deposit_status, name="deposit-status"),
+]

@@ -1,0 +1,92 @@
+"""Two brands with a row of every admin-registered model each, built through the
+services, and clients for an operator of each brand and a superuser."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from audit.services import audit_record
+from casino.models import Player
+from casino.services import player_set_status
+from common.actors import Actor
+from tenants.models import Tenant
+from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
+from tests.payments.factories import payment_rows
+from tests.withdrawals.factories import verified_player, withdrawal_requested
+from wallet import services as wallet
+from wallet.models import Hold
+
+SYSTEM = Actor.system("tests")
+
+
+@dataclass
+class Brand:
+    tenant: Tenant
+    player: Player
+    operator: object
+    client: Client
+    hold: Hold
+
+
+def _brand(slug: str) -> Brand:
+    tenant = TenantFactory(slug=slug, name=f"{slug.title()} Brand")
+    player = PlayerFactory(tenant=tenant, email=f"{slug}-player@example.com")
+    operator = OperatorFactory(username=f"{slug}-op", tenants=[tenant])
+    deposit = fund(player, 10_000)
+    wallet.adjustment_create(
+        actor=Actor.for_user(operator),
+        player=player,
+        currency="EUR",
+        amount_minor=250,
+        reason="welcome gesture",
+        idempotency_key=f"{slug}:adjustment",
+    )
+    wallet.transaction_reverse(
+        transaction_id=deposit.transaction_id,
+        tenant_id=tenant.pk,
+        actor=SYSTEM,
+        reason="test reversal",
+    )
+    fund(player, 5_000)
+    hold = wallet.hold_place(
+        player=player,
+        currency="EUR",
+        amount_minor=1_000,
+        idempotency_key=f"{slug}:hold",
+        actor=SYSTEM,
+    )
+    player_set_status(
+        actor=SYSTEM, player=player, status=Player.Status.BLOCKED, reason="touch"
+    )
+    player_set_status(
+        actor=SYSTEM, player=player, status=Player.Status.ACTIVE, reason="touch"
+    )
+    audit_record(actor=SYSTEM, action="test.event", tenant_id=tenant.pk)
+    payee = verified_player(tenant=tenant, email=f"{slug}-payee@example.com")
+    withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
+    payment_rows(tenant, payee)
+    client = Client()
+    client.force_login(operator)
+    return Brand(tenant, player, operator, client, hold)
+
+
+@pytest.fixture
+def brand_a(db) -> Brand:
+    return _brand("alpha")
+
+
+@pytest.fixture
+def brand_b(db) -> Brand:
+    return _brand("beta")
+
+
+@pytest.fixture
+def superuser_client(db) -> Client:
+    user = get_user_model().objects.create_superuser(
+        "root", "root@example.com", "root-pass-123"
+    )
+    client = Client()
+    client.force_login(user)
+    return client

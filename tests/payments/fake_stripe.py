@@ -1,0 +1,151 @@
+"""A local HTTP peer that speaks Stripe's wire format: form-encoded requests with
+bracketed keys, JSON objects back, Stripe's error envelope. It records every request
+so tests can check what the real ``stripe`` library sent."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    form: dict[str, str]
+
+
+@dataclass
+class FakeStripe:
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    valid_keys: set[str] = field(default_factory=set)
+    fail_with_status: int | None = None
+
+    def last(self, path: str) -> Recorded:
+        return [r for r in self.requests if r.path == path][-1]
+
+
+def _handler(state: FakeStripe):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def _reply(self, status: int, body: dict) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.send_header("Request-Id", f"req_{secrets.token_hex(6)}")
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            path = urlsplit(self.path).path
+            state.requests.append(
+                Recorded(
+                    method=self.command,
+                    path=path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    form=dict(parse_qsl(body, keep_blank_values=True)),
+                )
+            )
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            if key not in state.valid_keys:
+                self._reply(
+                    401,
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": "Invalid API Key provided: sk_test_****",
+                        }
+                    },
+                )
+                return
+            if state.fail_with_status:
+                self._reply(
+                    state.fail_with_status,
+                    {"error": {"type": "api_error", "message": "Fake failure"}},
+                )
+                return
+            if self.command == "POST" and path == "/v1/checkout/sessions":
+                form = state.requests[-1].form
+                session_id = f"cs_test_{secrets.token_hex(12)}"
+                self._reply(
+                    200,
+                    {
+                        "id": session_id,
+                        "object": "checkout.session",
+                        "mode": form.get("mode"),
+                        "status": "open",
+                        "payment_status": "unpaid",
+                        "amount_total": int(
+                            form.get("line_items[0][price_data][unit_amount]", 0)
+                        ),
+                        "currency": form.get("line_items[0][price_data][currency]"),
+                        "client_reference_id": form.get("client_reference_id"),
+                        "metadata": {
+                            k[len("metadata[") : -1]: v
+                            for k, v in form.items()
+                            if k.startswith("metadata[")
+                        },
+                        "success_url": form.get("success_url"),
+                        "cancel_url": form.get("cancel_url"),
+                        "expires_at": 1_900_000_000,
+                        "livemode": False,
+                        "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+                    },
+                )
+            elif self.command == "GET" and path == "/v1/balance":
+                self._reply(
+                    200,
+                    {
+                        "object": "balance",
+                        "available": [{"amount": 0, "currency": "eur"}],
+                        "pending": [],
+                        "livemode": False,
+                    },
+                )
+            else:
+                self._reply(
+                    404,
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"Unrecognized request URL ({self.command} {path})",
+                        }
+                    },
+                )
+
+        do_GET = _handle  # noqa: N815 (http.server names)
+        do_POST = _handle  # noqa: N815
+
+    return Handler
+
+
+class FakeStripeServer:
+    def __init__(self) -> None:
+        self.state = FakeStripe()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        host, port = self.server.server_address[:2]
+        self.state.url = f"http://{host}:{port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
+
+    def __enter__(self) -> FakeStripe:
+        self.thread.start()
+        return self.state
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,135 @@
+"""The server-rendered player portal, through Django's test client."""
+
+import pytest
+from django.test import Client
+
+from tenants.models import TenantDomain, TenantPolicy
+from tests.factories import PlayerFactory, TenantFactory, fund
+from tests.payments.factories import pending_deposit
+from wallet.models import Deposit
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery"
+
+
+def login(client, player):
+    return client.post(
+        f"/login/?tenant={player.tenant.slug}",
+        {"email": player.email, "password": PASSWORD},
+    )
+
+
+def test_register_then_log_in_then_see_an_empty_wallet(client):
+    tenant = TenantFactory()
+    registered = client.post(
+        f"/register/?tenant={tenant.slug}",
+        {"email": "new@example.com", "password": "long-enough-pass"},
+    )
+    assert registered["Location"] == "/login/"
+    logged_in = client.post(
+        "/login/", {"email": "new@example.com", "password": "long-enough-pass"}
+    )
+    assert logged_in["Location"] == "/wallet/"
+    page = client.get("/wallet/").content.decode()
+    assert "new@example.com" in page
+    assert "No money yet" in page
+
+
+def test_wallet_shows_balances_and_history(client):
+    player = PlayerFactory()
+    fund(player, 12345)
+    login(client, player)
+    page = client.get("/wallet/").content.decode()
+    assert 'data-testid="available-EUR">123.45<' in page
+    assert "Deposit" in page
+
+
+def test_wrong_password_is_refused_with_a_clear_message(client):
+    player = PlayerFactory()
+    response = client.post(
+        f"/login/?tenant={player.tenant.slug}",
+        {"email": player.email, "password": "wrong"},
+    )
+    assert response.status_code == 200
+    assert "INVALID_CREDENTIALS" in response.content.decode()
+
+
+def test_weak_password_is_refused_at_registration(client):
+    tenant = TenantFactory()
+    response = client.post(
+        f"/register/?tenant={tenant.slug}",
+        {"email": "a@example.com", "password": "12345678"},
+    )
+    assert "VALIDATION_ERROR" in response.content.decode()
+
+
+def test_refused_deposit_shows_the_reason(client):
+    player = PlayerFactory()
+    TenantPolicy.objects.filter(tenant=player.tenant).update(deposits_enabled=False)
+    login(client, player)
+    response = client.post(
+        "/deposit/",
+        {"amount": "50.00", "currency": "EUR", "idempotency_key": "abcdef123456"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "temporarily disabled" in page
+    assert "MODULE_TEMPORARILY_DISABLED" in page
+    assert not Deposit.objects.exists()
+
+
+def test_pages_need_a_logged_in_player(client):
+    tenant = TenantFactory()
+    response = client.get(f"/wallet/?tenant={tenant.slug}")
+    assert response["Location"] == "/login/"
+
+
+def test_another_players_deposit_status_is_not_found(client):
+    player = PlayerFactory()
+    other = pending_deposit(PlayerFactory(tenant=player.tenant))
+    login(client, player)
+    response = client.get(f"/deposits/{other.pk}/")
+    assert response.status_code == 404
+    assert "DEPOSIT_NOT_FOUND" in response.content.decode()
+
+
+def test_switching_brand_logs_the_player_out(client):
+    player = PlayerFactory()
+    other = TenantFactory()
+    login(client, player)
+    assert client.get("/wallet/").status_code == 200
+    response = client.get(f"/wallet/?tenant={other.slug}")
+    assert response["Location"] == "/login/"
+
+
+def test_brand_comes_from_the_host(client):
+    player = PlayerFactory()
+    TenantDomain.objects.create(tenant=player.tenant, domain="testserver")
+    response = client.post("/login/", {"email": player.email, "password": PASSWORD})
+    assert response["Location"] == "/wallet/"
+
+
+def test_without_a_brand_the_portal_says_how_to_pick_one(client):
+    response = client.get("/login/")
+    assert response.status_code == 404
+    assert "?tenant=" in response.content.decode()
+
+
+def test_pending_status_page_refreshes_itself(client):
+    player = PlayerFactory()
+    deposit = pending_deposit(player)
+    login(client, player)
+    page = client.get(f"/deposits/{deposit.pk}/").content.decode()
+    assert 'http-equiv="refresh"' in page
+    assert "pending_provider" in page
+
+
+def test_forms_are_csrf_protected():
+    player = PlayerFactory()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        f"/login/?tenant={player.tenant.slug}",
+        {"email": player.email, "password": PASSWORD},
+    )
+    assert response.status_code == 403
