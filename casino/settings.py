@@ -173,3 +173,9 @@ PAYMENTS_SIMULATOR_ENABLED = env.bool("PAYMENTS_SIMULATOR_ENABLED", default=Fals
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+
+# Adyen (docs/payments/adyen.md): service URLs, empty for Adyen's own (test or live
+# per the brand's mode). Tests and demos point them at a local peer (Prism).
+ADYEN_CHECKOUT_BASE_URL = env.str("ADYEN_CHECKOUT_BASE_URL", default="")
+ADYEN_TRANSFERS_BASE_URL = env.str("ADYEN_TRANSFERS_BASE_URL", default="")
+ADYEN_TIMEOUT_SECONDS = env.int("ADYEN_TIMEOUT_SECONDS", default=20)

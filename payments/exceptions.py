@@ -104,3 +104,19 @@ class WebhookMerchantAccountMismatch(ApplicationError):
     code = "WEBHOOK_MERCHANT_ACCOUNT_MISMATCH"
     http_status = 403
     default_message = "The notification is for a merchant account of another brand."
+
+
+class RefundNotAllowed(ApplicationError):
+    """Only a completed deposit paid through a PSP can be refunded."""
+
+    code = "REFUND_NOT_ALLOWED"
+    http_status = 409
+    default_message = "This deposit cannot be refunded."
+
+
+class RefundExceedsRefundable(ApplicationError):
+    """More than was captured, less what is already refunded, pending or charged back."""
+
+    code = "REFUND_EXCEEDS_REFUNDABLE"
+    http_status = 422
+    default_message = "The refund is larger than what is left to refund on the deposit."

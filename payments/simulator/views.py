@@ -13,10 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.currency import to_major
-from common.errors import NotFound
+from common.errors import NotFound, ValidationFailed
 from payments.models import PSPConfig
 from payments.providers.stripe.mapping import SUPPORTED_EVENTS
 from payments.providers.stripe.provider import SIMULATOR_SALT
+from payments.simulator import adyen
 from payments.simulator.events import deliver, event_for
 from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
@@ -67,7 +68,18 @@ class SimulatedCheckoutView(View):
         action = request.POST.get("action")
         if action not in ("pay", "cancel"):
             raise Http404("unknown action")
-        if deposit.state == Deposit.State.PENDING_PROVIDER:
+        if (
+            deposit.state == Deposit.State.PENDING_PROVIDER
+            and deposit.provider == "adyen"
+        ):
+            event = "AUTHORISATION" if action == "pay" else "AUTHORISATION_REFUSED"
+            adyen.deliver(
+                config=config,
+                document=adyen.batch(
+                    adyen.notification_item(config=config, deposit=deposit, event=event)
+                ),
+            )
+        elif deposit.state == Deposit.State.PENDING_PROVIDER:
             event_type = (
                 "checkout.session.completed"
                 if action == "pay"
@@ -88,7 +100,7 @@ class SimulatorEventEmitApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         deposit_id = serializers.IntegerField()
-        type = serializers.ChoiceField(choices=SUPPORTED_EVENTS)
+        type = serializers.ChoiceField(choices=[*SUPPORTED_EVENTS, *adyen.EVENTS])
         amount_minor = serializers.IntegerField(required=False, min_value=0)
 
     def post(self, request):
@@ -104,6 +116,8 @@ class SimulatorEventEmitApi(APIView):
         config = PSPConfig.objects.get(
             tenant_id=deposit.tenant_id, provider=deposit.provider
         )
+        if deposit.provider == "adyen":
+            return self._emit_adyen(config, deposit, data.validated_data)
         event = event_for(
             deposit,
             data.validated_data["type"],
@@ -115,5 +129,25 @@ class SimulatorEventEmitApi(APIView):
                 "event": event,
                 "webhook_status": response.status_code,
                 "webhook_response": json.loads(response.content),
+            }
+        )
+
+    def _emit_adyen(self, config, deposit, data):
+        if data["type"] not in adyen.EVENTS:
+            raise ValidationFailed(details={"fields": {"type": ["not an Adyen event"]}})
+        document = adyen.batch(
+            adyen.notification_item(
+                config=config,
+                deposit=deposit,
+                event=data["type"],
+                amount_minor=data.get("amount_minor"),
+            )
+        )
+        response = adyen.deliver(config=config, document=document)
+        return Response(
+            {
+                "event": document,
+                "webhook_status": response.status_code,
+                "webhook_response": response.content.decode(),
             }
         )

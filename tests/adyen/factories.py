@@ -6,8 +6,12 @@ import base64
 import json
 from typing import Any
 
+from common.actors import Actor
+from payments.models import PSPConfig
 from payments.providers.adyen.config import AdyenConfig
 from payments.providers.adyen.webhooks import item_signature, payload_signature
+from payments.services import psp_config_save
+from tests.factories import TenantFactory
 
 # Adyen's published test vector (peers/README.md).
 VECTOR_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
@@ -101,3 +105,73 @@ def transfer_body_and_headers(
         **basic_auth(),
         "HmacSignature": payload_signature(body, hmac_key=key),
     }
+
+
+# --- PSPConfig-backed helpers (database) ------------------------------------------
+
+SYSTEM = Actor.system("tests")
+HMAC_KEY = VECTOR_KEY
+
+
+def adyen_psp_config(*, tenant=None, merchant_account="BrandAMerchant", **fields):
+    tenant = tenant or TenantFactory()
+    config = PSPConfig(
+        tenant=tenant,
+        provider="adyen",
+        mode="test",
+        merchant_account=merchant_account,
+        webhook_username="adyen-hook",
+        balance_account_id=fields.pop(
+            "balance_account_id", "BA00000000000000000000001"
+        ),
+        **fields,
+    )
+    return psp_config_save(
+        actor=SYSTEM,
+        config=config,
+        secret_key="AQE_test_api_key_0001",
+        hmac_key=HMAC_KEY,
+        webhook_password="hook-password-1",
+        balance_platform_hmac_key=HMAC_KEY[::-1],
+        created=True,
+    )
+
+
+def adyen_rows(tenant, player):
+    """A row of each Adyen-related admin model for ``tenant`` (payment route, Adyen
+    config, a deposit paid, charged back and with a pending refund), all through the
+    real services: for fixtures that need a row of every admin model."""
+    from django.db import transaction
+
+    from payments.models import PaymentRoute
+    from payments.refunds import refund_request
+    from payments.services import webhook_receive
+    from payments.simulator.adyen import basic_auth_header, notification_item
+    from tests.payments.factories import pending_deposit
+
+    config = adyen_psp_config(tenant=tenant, merchant_account=f"{tenant.slug}-merchant")
+    PaymentRoute.objects.create(tenant=tenant, currency="EUR", deposit_provider="adyen")
+    deposit = pending_deposit(player, 3000, provider="adyen")
+    headers = {"Authorization": basic_auth_header(config)}
+
+    def notify(event):
+        item = notification_item(config=config, deposit=deposit, event=event)
+        body = json.dumps(
+            {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
+        ).encode()
+        webhook_receive(config=config, body=body, headers=headers)
+
+    notify("AUTHORISATION")
+    # The refund stays pending: its dispatch runs on commit, which a ``db`` test
+    # never reaches.
+    with transaction.atomic():
+        refund_request(
+            deposit_id=deposit.pk,
+            tenant_id=tenant.pk,
+            amount_minor=100,
+            reason="fixture",
+            actor=SYSTEM,
+        )
+    notify("CHARGEBACK")
+    deposit.refresh_from_db()
+    return config, deposit

@@ -1,6 +1,4 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,47 +13,7 @@ from payments.providers.adyen.provider import AdyenProvider
 from payments.providers.base import CheckoutRequest, PayoutRequest
 from payments.providers.registry import provider_build
 from tests.adyen.factories import adyen_config
-
-
-class FakeAdyen:
-    """A local HTTP server answering every request with one canned reply."""
-
-    def __init__(self):
-        self.status = 200
-        self.body: dict = {}
-        self.requests: list[dict] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                fake.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "json": json.loads(self.rfile.read(length) or b"{}"),
-                    }
-                )
-                payload = json.dumps(fake.body).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, args=(0.05,), daemon=True
-        )
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.adyen.fake_adyen import FakeAdyen
 
 
 @pytest.fixture
@@ -94,7 +52,7 @@ def _payout(destination=None):
         destination=destination
         or {"iban": "NL91ABNA0417164300", "holder_name": "A. Klaassen"},
         idempotency_key="payout:7:2",
-        reference="withdrawal:7:attempt:2",
+        reference="withdrawal:7",
     )
 
 

@@ -56,7 +56,7 @@ def _payout(destination):
         currency="EUR",
         destination=destination,
         idempotency_key="payout:7:1",
-        reference="withdrawal:7:attempt:1",
+        reference="withdrawal:7",
     )
 
 
@@ -188,3 +188,50 @@ def test_prism_refuses_a_request_without_api_key_with_401(prism_checkout):
         timeout=10,
     )
     assert response.status_code == 401
+
+
+# The real flows, with the provider built from a brand's PSPConfig and settings.
+@pytest.mark.django_db
+def test_deposit_api_of_a_brand_routed_to_adyen_sends_a_valid_payment_link(
+    client, settings, prism_checkout, wire
+):
+    from payments.models import PaymentRoute
+    from tests.adyen.conftest import adyen_psp_config
+    from tests.adyen.test_routing import deposit_post
+    from tests.factories import PlayerFactory
+
+    settings.ADYEN_CHECKOUT_BASE_URL = prism_checkout
+    config = adyen_psp_config()
+    PaymentRoute.objects.create(tenant=config.tenant, deposit_provider="adyen")
+    response = deposit_post(client, PlayerFactory(tenant=config.tenant))
+    assert response.status_code == 201, response.content
+    assert _accepted(wire) == ["POST"]
+    assert (
+        response.json()["checkout_url"] == "https://test.adyen.link/PLE83C39B0A0DE0C1E"
+    )
+
+
+@pytest.mark.django_db
+def test_withdrawal_routed_to_adyen_sends_a_valid_transfer(
+    settings, prism_transfers, wire
+):
+    from payments.models import PaymentRoute
+    from payments.payouts import payout_dispatch, withdrawal_review_approve
+    from tests.adyen.conftest import adyen_psp_config
+    from tests.withdrawals.factories import (
+        OPERATOR,
+        verified_player,
+        withdrawal_requested,
+    )
+    from wallet.models import PayoutAttempt
+
+    settings.ADYEN_TRANSFERS_BASE_URL = prism_transfers
+    config = adyen_psp_config()
+    PaymentRoute.objects.create(tenant=config.tenant, payout_provider="adyen")
+    withdrawal = withdrawal_requested(verified_player(tenant=config.tenant), 2_000)
+    withdrawal_review_approve(withdrawal=withdrawal, actor=OPERATOR)
+    payout_dispatch(attempt_id=withdrawal.attempts.get().pk)
+    assert _accepted(wire) == ["POST"]
+    attempt = withdrawal.attempts.get()
+    assert attempt.state == PayoutAttempt.State.SENT
+    assert attempt.provider_reference

@@ -35,6 +35,9 @@ class AdyenConfig:
     # this endpoint (company-level webhooks). Anything else is refused.
     extra_merchant_accounts: tuple[str, ...] = ()
     tenant_slug: str = ""
+    # Simulator mode (PAYMENTS_SIMULATOR_ENABLED): deposits open the local simulated
+    # checkout instead of calling Adyen.
+    simulator: bool = False
 
     def __repr__(self) -> str:
         shown = ", ".join(

@@ -9,11 +9,12 @@ money received or paid.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from payments.exceptions import ProviderError
+from payments.exceptions import ProviderError, ProviderNotConfigured
 from payments.providers.adyen import webhooks
 from payments.providers.adyen.client import AdyenApi
 from payments.providers.adyen.config import AdyenConfig
@@ -30,6 +31,8 @@ from payments.providers.base import (
     WebhookEvent,
 )
 
+# Keys the simulator generates (payments.services.psp_config_ensure_simulated).
+SIMULATOR_API_KEY_PREFIX = "AQE_simulator_"
 # Payment link status → our deposit vocabulary.
 LINK_STATUS = {
     "active": "pending",
@@ -136,6 +139,8 @@ class AdyenProvider(PaymentProvider):
         return body
 
     def create_deposit_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        if self.config.simulator:
+            return self._simulated_checkout(request)
         answer = self.api.payment_link_create(
             body=self.payment_link_body(request),
             idempotency_key=request.idempotency_key,
@@ -149,6 +154,31 @@ class AdyenProvider(PaymentProvider):
             provider_reference=str(answer["id"]),
             redirect_url=str(answer["url"]),
             expires_at=_unix(answer.get("expiresAt")),
+        )
+
+    def _simulated_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """No call to Adyen: the local simulator's checkout page stands in for the
+        payment link, and later posts signed Adyen notifications to the real
+        endpoint (payments/simulator)."""
+        from django.core import signing
+        from django.urls import reverse
+
+        from payments.providers.stripe.provider import SIMULATOR_SALT
+
+        link_id = f"PLSIM{request.deposit_id}X{secrets.token_hex(6).upper()}"
+        token = signing.dumps(
+            {
+                "deposit_id": request.deposit_id,
+                "tenant": request.tenant_slug,
+                "session_id": link_id,
+                "return_url": request.return_url,
+                "cancel_url": request.cancel_url,
+            },
+            salt=SIMULATOR_SALT,
+        )
+        url = reverse("payments-simulator:checkout", args=[link_id])
+        return CheckoutSession(
+            provider_reference=link_id, redirect_url=f"{url}?s={token}"
         )
 
     def fetch_status(self, provider_reference: str) -> PaymentStatus:
@@ -173,6 +203,10 @@ class AdyenProvider(PaymentProvider):
     ) -> list[WebhookEvent]:
         return webhooks.verify_and_parse(body=body, headers=headers, config=self.config)
 
+    def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
+        """Parse a stored delivery verified when it arrived (admin reprocess)."""
+        return webhooks.parse_verified(body=body)
+
     # -- payouts ------------------------------------------------------------------------
     def transfer_body(self, request: PayoutRequest) -> dict[str, Any]:
         if not self.config.balance_account_id:
@@ -186,7 +220,9 @@ class AdyenProvider(PaymentProvider):
             "category": "bank",
             "counterparty": counterparty_from_destination(request.destination),
             "priority": "regular",
-            "reference": request.reference[:80],
+            # Per attempt, so a late update of an earlier attempt is never taken
+            # for the current one (transfer_update_apply reads it back).
+            "reference": f"{request.reference}:attempt:{request.attempt_id}"[-80:],
             "referenceForBeneficiary": f"W{request.withdrawal_id}"[:35],
             "description": f"Withdrawal {request.withdrawal_id}",
         }
@@ -224,12 +260,18 @@ class AdyenProvider(PaymentProvider):
         )
 
     def check_credentials(self) -> None:
+        if self.config.simulator and self.config.api_key.startswith(
+            SIMULATOR_API_KEY_PREFIX
+        ):
+            return  # a generated demo key: there is no Adyen account to ask
         self.api.payment_methods(merchant_account=self.config.merchant_account)
 
 
 def build_adyen(config: Any) -> AdyenProvider:
     """Registry factory. Takes an ``AdyenConfig`` (or anything that can make one via
     ``as_adyen_config()``, which the PSPConfig model provides)."""
+    if config is None:
+        raise ProviderNotConfigured(details={"provider": PROVIDER})
     if not isinstance(config, AdyenConfig):
         config = config.as_adyen_config()
     return AdyenProvider(config)
