@@ -25,7 +25,9 @@ from payments.exceptions import (
 )
 from payments.providers.base import PayoutRequest
 from payments.providers.registry import provider_build
+from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_payout
+from payments.services import psp_config_ensure_simulated
 from wallet.exceptions import (
     PaymentCooldownActive,
     PaymentRetryLimitExceeded,
@@ -176,6 +178,10 @@ def payout_dispatch(*, attempt_id: int) -> None:
         config = psp_config_for_payout(
             tenant_id=attempt.tenant_id, provider=attempt.provider
         )
+        if config is None and attempt.provider == "adyen" and simulator_enabled():
+            config = psp_config_ensure_simulated(
+                tenant=withdrawal.tenant, provider=attempt.provider
+            )
         provider = provider_build(name=attempt.provider, config=config)
         result = provider.send_payout(request)
     except ProviderUnavailable as exc:

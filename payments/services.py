@@ -158,11 +158,13 @@ def psp_config_ensure_simulated(
             mode=PSPConfig.Mode.TEST,
             merchant_account=f"Simulator{tenant.slug.title()}",
             webhook_username="adyen-simulator",
+            balance_account_id=f"BASIM{secrets.token_hex(10).upper()}",
         )
         generated = {
             "secret_key": f"{ADYEN_SIMULATOR_API_KEY_PREFIX}{secrets.token_hex(16)}",
             "hmac_key": secrets.token_hex(32).upper(),
             "webhook_password": secrets.token_urlsafe(24),
+            "balance_platform_hmac_key": secrets.token_hex(32).upper(),
         }
     else:
         config = PSPConfig(

@@ -159,3 +159,29 @@ def deliver_transfer_update(
     )
     match = resolve(path)
     return match.func(request, *match.args, **match.kwargs)
+
+
+# Adyen's order of transfer statuses, as the webhook's sequence number.
+TRANSFER_SEQUENCE = {
+    "received": 1,
+    "authorised": 2,
+    "booked": 3,
+    "credited": 4,
+    "failed": 3,
+    "refused": 2,
+}
+
+
+def refund_for(*, deposit: Deposit, event: str):
+    """The deposit's refund a simulated refund notification answers: the oldest
+    pending one for ``REFUND`` / ``REFUND_FAILED``, the latest succeeded one for
+    ``REFUNDED_REVERSED``; ``None`` otherwise (a refund made at Adyen)."""
+    from payments.models import Refund
+
+    if event in ("REFUND", "REFUND_FAILED"):
+        return deposit.refunds.filter(state=Refund.State.PENDING).order_by("id").first()
+    if event == "REFUNDED_REVERSED":
+        return (
+            deposit.refunds.filter(state=Refund.State.SUCCEEDED).order_by("-id").first()
+        )
+    return None

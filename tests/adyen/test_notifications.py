@@ -316,3 +316,31 @@ def test_concurrent_duplicate_notifications_credit_once(adyen_config_model, play
     assert credits(deposit) == 1
     assert available(player) == 5000
     assert WebhookInbox.objects.filter(status="processed").count() == 1
+
+
+def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
+    client, adyen_config_model, player, monkeypatch
+):
+    from payments import adyen_events
+    from payments.services import webhook_reprocess
+
+    deposit = adyen_deposit(player)
+    real_apply = adyen_events.adyen_event_apply
+
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(adyen_events, "adyen_event_apply", broken)
+    response = post_notification(
+        client, adyen_config_model, batch(item(adyen_config_model, deposit))
+    )
+    assert response.status_code == 500
+    inbox = WebhookInbox.objects.get()
+    assert inbox.status == WebhookInbox.Status.FAILED
+    assert available(player) == 0
+
+    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    webhook_reprocess(inbox=inbox, actor=Actor.system("tests"))
+    inbox.refresh_from_db()
+    assert inbox.status == WebhookInbox.Status.PROCESSED
+    assert available(player) == 5000

@@ -232,8 +232,15 @@ class AdyenProvider(PaymentProvider):
         happen. A timeout or 5xx raises ``ProviderUnavailable``: outcome unknown, funds
         stay held. Otherwise ``pending`` until the transfer webhook says booked or
         failed."""
+        body = self.transfer_body(request)
+        if self.config.simulator:
+            # No call to Adyen: the simulator's staff API posts the transfer updates.
+            return PayoutResult(
+                status="pending",
+                provider_reference=f"SIMTR{request.attempt_id}X{secrets.token_hex(4).upper()}",
+            )
         answer = self.api.transfer_create(
-            body=self.transfer_body(request), idempotency_key=request.idempotency_key
+            body=body, idempotency_key=request.idempotency_key
         )
         status = str(answer.get("status") or "")
         if status in TRANSFER_FAILED:
@@ -246,6 +253,13 @@ class AdyenProvider(PaymentProvider):
 
     # -- refunds ------------------------------------------------------------------------
     def refund(self, request: RefundRequest) -> RefundResult:
+        if self.config.simulator:
+            # No call to Adyen: the simulator's staff API posts the REFUND item.
+            adyen_amount(request.amount_minor, request.currency)  # same refusals
+            return RefundResult(
+                status="pending",
+                provider_reference=f"SIMRF{secrets.token_hex(6).upper()}",
+            )
         answer = self.api.refund_create(
             payment_psp_reference=request.provider_reference,
             body={
