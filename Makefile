@@ -51,6 +51,7 @@ migrate: install
 
 seed: migrate
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_withdrawals_demo --tenant aurora
 	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
 	  $(PY) manage.py seed_payments_demo
 

@@ -1,5 +1,5 @@
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ class PlayerRegisterApi(RateLimitMixin, TenantApi):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="PlayerRegisterInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(min_length=8, max_length=128, write_only=True)
@@ -45,10 +46,12 @@ class PlayerLoginApi(RateLimitMixin, TenantApi):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="PlayerLoginInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True)
 
+    @extend_schema_serializer(component_name="PlayerLoginOutput")
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         player = PlayerOutputSerializer()

@@ -35,7 +35,8 @@ def client_ip(request) -> str:
 
 
 def ratelimit_key(group: str, request) -> str:
-    user = getattr(request, "user", None)
+    # The portal's logged-in player is request.player; the API's is request.user.
+    user = getattr(request, "player", None) or getattr(request, "user", None)
     if user is not None and getattr(user, "is_authenticated", False) and user.pk:
         return f"{user._meta.label_lower}:{user.pk}"
     return f"ip:{client_ip(request)}"

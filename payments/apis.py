@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from common.currency import to_major, to_minor
 from common.errors import ApplicationError
 from common.idempotency import idempotency_key_from
+from common.ratelimit import RateLimitMixin
 from payments.selectors import psp_config_get_by_endpoint
 from payments.services import deposit_start, webhook_receive
 from tenants.api import TenantApi
@@ -71,7 +72,9 @@ def deposit_return_url(request: HttpRequest, deposit: Deposit) -> str:
     )
 
 
-class DepositListCreateApi(TenantApi):
+class DepositListCreateApi(RateLimitMixin, TenantApi):
+    ratelimit_group = "deposit"
+
     class InputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=3)
         currency = serializers.RegexField(r"^[A-Z]{3}$")

@@ -10,9 +10,11 @@ from functools import wraps
 
 from django.conf import settings
 from django.shortcuts import redirect, render
+from django_ratelimit.exceptions import Ratelimited
 
 from casino.models import Player
-from common.errors import ApplicationError
+from common.errors import ApplicationError, RateLimited
+from common.ratelimit import ratelimit_enforce
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_for_request
 
@@ -49,8 +51,10 @@ def player_logout(request) -> None:
         request.session[SESSION_TENANT] = tenant_id
 
 
-def portal_view(*, login_required: bool):
-    """Sets ``request.tenant`` and ``request.player`` (None when logged out)."""
+def portal_view(*, login_required: bool, ratelimit_group: str = ""):
+    """Sets ``request.tenant`` and ``request.player`` (None when logged out). With
+    ``ratelimit_group``, a POST counts against the same limit as the API's door for
+    that action (per player when logged in, else per IP)."""
 
     def decorate(view):
         @wraps(view)
@@ -82,6 +86,19 @@ def portal_view(*, login_required: bool):
                 request.player = None
             if login_required and request.player is None:
                 return redirect("portal:login")
+            if ratelimit_group and request.method == "POST":
+                try:
+                    ratelimit_enforce(request, group=ratelimit_group)
+                except Ratelimited as exc:
+                    error = RateLimited(retry_after=exc.retry_after)
+                    response = render(
+                        request,
+                        "portal/error.html",
+                        {"error": error},
+                        status=error.http_status,
+                    )
+                    response["Retry-After"] = str(error.retry_after)
+                    return response
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -42,7 +42,7 @@ def home(request):
     return redirect("portal:wallet" if request.player else "portal:login")
 
 
-@portal_view(login_required=False)
+@portal_view(login_required=False, ratelimit_group="register")
 def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -57,7 +57,7 @@ def register(request):
     return render(request, "portal/register.html", {"form": form})
 
 
-@portal_view(login_required=False)
+@portal_view(login_required=False, ratelimit_group="login")
 def login(request):
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -116,7 +116,7 @@ def _currencies(tenant) -> list[str]:
     return list(dict.fromkeys([tenant.default_currency, *tenant.allowed_currencies]))
 
 
-@portal_view(login_required=True)
+@portal_view(login_required=True, ratelimit_group="deposit")
 def deposit_new(request):
     currencies = _currencies(request.tenant)
     if request.method == "POST":

@@ -1,4 +1,8 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -51,6 +55,7 @@ class WalletHistoryApi(TenantApi):
         created_after = serializers.DateTimeField(required=False)
         created_before = serializers.DateTimeField(required=False)
 
+    @extend_schema_serializer(component_name="WalletHistoryEntry")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         transaction_id = serializers.IntegerField()

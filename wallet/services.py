@@ -1344,6 +1344,21 @@ def _flag(deposit: Deposit, reason: str) -> None:
     )
 
 
+def _deposits_open_today_minor(*, player: Player, currency: str) -> int:
+    """Deposits started today and not yet credited or closed: they count against the
+    daily limit until they complete (then as ledger entries) or end unpaid."""
+    return (
+        Deposit.objects.filter(
+            tenant_id=player.tenant_id,
+            player=player,
+            currency=currency,
+            state__in=[Deposit.State.CREATED, Deposit.State.PENDING_PROVIDER],
+            created_at__gte=clock.start_of_day(),
+        ).aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+
+
 def deposit_create(
     *,
     player: Player,
@@ -1381,6 +1396,15 @@ def deposit_create(
         found = existing()
         if found is not None:
             return found, False
+        # The player row lock serialises deposit starts per player, so the daily
+        # limit counts every deposit started before this one.
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        deposit_policy_check(
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            pending_minor=_deposits_open_today_minor(player=locked, currency=currency),
+        )
         try:
             with transaction.atomic():
                 deposit = Deposit.objects.create(

@@ -170,3 +170,26 @@ def test_one_key_used_by_two_players_makes_two_deposits(api_client, player):
     first = create(api_client, player, key="shared").json()
     second = create(api_client, other, key="shared").json()
     assert first["id"] != second["id"]
+
+
+def test_deposit_past_the_daily_limit_is_422_and_creates_nothing(api_client, player):
+    TenantPolicy.objects.filter(tenant=player.tenant).update(
+        daily_deposit_limits={"EUR": 8000}
+    )
+    first = create(api_client, player, key="key-1")
+
+    second = create(api_client, player, key="key-2")
+
+    assert first.status_code == 201
+    assert second.status_code == 422
+    error = second.json()["error"]
+    assert error["code"] == "LIMIT_EXCEEDED"
+    assert (error["details"]["limit"], error["details"]["used"]) == (8000, 5000)
+    assert Deposit.objects.filter(player=player).count() == 1
+
+
+def test_deposit_endpoint_is_rate_limited_per_player(api_client, player, settings):
+    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "deposit": "2/m"}
+    statuses = [create(api_client, player, key=f"rl-{n}").status_code for n in range(3)]
+
+    assert statuses == [201, 201, 429]

@@ -133,3 +133,28 @@ def test_forms_are_csrf_protected():
         {"email": player.email, "password": PASSWORD},
     )
     assert response.status_code == 403
+
+
+def test_portal_login_shares_the_api_login_rate_limit(client, settings):
+    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "login": "2/m"}
+    player = PlayerFactory()
+    wrong = {"email": player.email, "password": "wrong"}
+    url = f"/login/?tenant={player.tenant.slug}"
+
+    statuses = [client.post(url, wrong).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert "RATE_LIMITED" in client.post(url, wrong).content.decode()
+
+
+def test_portal_deposits_are_limited_per_player(client, settings):
+    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "deposit": "1/m"}
+    player = PlayerFactory()
+    login(client, player)
+    form = {"amount": "10.00", "currency": "EUR", "idempotency_key": "k1"}
+
+    client.post("/deposit/", form)
+    second = client.post("/deposit/", {**form, "idempotency_key": "k2"})
+
+    assert second.status_code == 429
+    assert second["Retry-After"]
