@@ -174,8 +174,9 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 
-# Adyen (docs/payments/adyen.md): service URLs, empty for Adyen's own (test or live
-# per the brand's mode). Tests and demos point them at a local peer (Prism).
-ADYEN_CHECKOUT_BASE_URL = env.str("ADYEN_CHECKOUT_BASE_URL", default="")
-ADYEN_TRANSFERS_BASE_URL = env.str("ADYEN_TRANSFERS_BASE_URL", default="")
-ADYEN_TIMEOUT_SECONDS = env.int("ADYEN_TIMEOUT_SECONDS", default=20)
+# Adyen (docs/payments/adyen.md). Empty service URLs mean Adyen's own (test or live
+# per the brand's mode and live URL prefix); tests point them at Prism serving Adyen's
+# OpenAPI specs. Not read from the environment: production never overrides them.
+ADYEN_CHECKOUT_BASE_URL = ""
+ADYEN_TRANSFERS_BASE_URL = ""
+ADYEN_TIMEOUT_SECONDS = 20
