@@ -71,6 +71,19 @@ def adyen_event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
     reason = str(event.payload.get("reason") or "")
 
     if code == "AUTHORISATION":
+        psp_reference = str(event.payload["pspReference"])
+        if (
+            event.success
+            and deposit.state == Deposit.State.COMPLETED
+            and deposit.payment_reference not in ("", psp_reference)
+        ):
+            # Money arrived twice for one deposit: credit nothing more, tell someone.
+            wallet.deposit_flag_review(
+                **ids,
+                reason=f"second successful payment {psp_reference} for a deposit "
+                f"paid by {deposit.payment_reference}: not credited",
+            )
+            return Applied(deposit.pk, "second payment for a completed deposit")
         if event.success:
             wallet.deposit_complete(
                 **ids,
@@ -78,7 +91,7 @@ def adyen_event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
                 if event.amount_minor is not None
                 else -1,
                 currency=event.currency or "",
-                payment_reference=str(event.payload["pspReference"]),
+                payment_reference=psp_reference,
             )
             return Applied(deposit.pk)
         if deposit.is_final:

@@ -343,8 +343,9 @@ def _webhook_batch_split(
     """A verified batch (Adyen may send several items in one delivery): each item
     becomes a delivery row of its own, holding that item alone, so each is
     deduplicated, applied and reprocessed on its own. The raw row stays as the
-    record of what arrived."""
-    results = []
+    record of what arrived. Every item is tried; if one failed to apply, that
+    failure is raised at the end (the PSP retries, the others are then duplicates)."""
+    results, split_ids, failure = [], [], None
     for event in events:
         with transaction.atomic(durable=True):
             item_inbox = WebhookInbox.objects.create(
@@ -356,16 +357,21 @@ def _webhook_batch_split(
                     {"notificationItems": [{"NotificationRequestItem": event.payload}]}
                 ),
             )
-        results.append(
-            _webhook_claim_and_process(config=config, inbox=item_inbox, event=event)
-        )
+        split_ids.append(item_inbox.pk)
+        try:
+            results.append(
+                _webhook_claim_and_process(config=config, inbox=item_inbox, event=event)
+            )
+        except WebhookProcessingFailed as exc:
+            failure = failure or exc
     WebhookInbox.objects.filter(pk=inbox.pk).update(
         status=Status.IGNORED,
         event_type="batch",
-        error="batch split into deliveries "
-        + ", ".join(f"#{result.inbox.pk}" for result in results),
+        error="batch split into deliveries " + ", ".join(f"#{pk}" for pk in split_ids),
         processed_at=timezone.now(),
     )
+    if failure is not None:
+        raise failure
     return WebhookResult(
         inbox=results[-1].inbox, duplicate=all(result.duplicate for result in results)
     )

@@ -344,3 +344,49 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     inbox.refresh_from_db()
     assert inbox.status == WebhookInbox.Status.PROCESSED
     assert available(player) == 5000
+
+
+def test_one_item_failing_to_apply_does_not_stop_the_rest_of_the_batch(
+    client, adyen_config_model, player, monkeypatch
+):
+    from payments import adyen_events
+
+    first, second = adyen_deposit(player, 1000), adyen_deposit(player, 2500)
+    real_apply = adyen_events.adyen_event_apply
+
+    def fails_for_first(*, config, event):
+        if event.merchant_reference == f"deposit:{first.pk}":
+            raise RuntimeError("database hiccup")
+        return real_apply(config=config, event=event)
+
+    monkeypatch.setattr(adyen_events, "adyen_event_apply", fails_for_first)
+    document = batch(item(adyen_config_model, first), item(adyen_config_model, second))
+    assert post_notification(client, adyen_config_model, document).status_code == 500
+    assert (credits(first), credits(second)) == (0, 1)
+
+    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    assert post_notification(client, adyen_config_model, document).status_code == 200
+    assert (credits(first), credits(second)) == (1, 1)
+    assert available(player) == 3500
+
+
+def test_second_payment_for_a_completed_deposit_is_flagged_not_credited(
+    client, adyen_config_model, player
+):
+    deposit = adyen_deposit(player)
+    post_notification(
+        client, adyen_config_model, batch(item(adyen_config_model, deposit))
+    )
+    deposit.refresh_from_db()
+    second = item(adyen_config_model, deposit) | {"pspReference": "8815000000000002"}
+    second["additionalData"] = {
+        "hmacSignature": item_signature(second, hmac_key=adyen_config_model.hmac_key())
+    }
+    assert (
+        post_notification(client, adyen_config_model, batch(second)).status_code == 200
+    )
+    deposit.refresh_from_db()
+    assert deposit.needs_review
+    assert "8815000000000002" in deposit.review_reason
+    assert credits(deposit) == 1
+    assert available(player) == 5000
