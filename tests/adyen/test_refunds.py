@@ -224,3 +224,55 @@ def test_refund_made_in_the_adyen_back_office_is_recorded_and_booked(
     refund = Refund.objects.get()
     assert (refund.state, refund.amount_minor) == ("succeeded", 500)
     assert available(player) == 4500
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_refunding_at_once_cannot_exceed_the_deposit(
+    adyen_config_model, player, settings
+):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    deposit = pending_deposit(player, 5000, provider="adyen")
+    post_notification(
+        Client(),
+        adyen_config_model,
+        batch(
+            notification_item(
+                config=adyen_config_model, deposit=deposit, event="AUTHORISATION"
+            )
+        ),
+    )
+    # Nothing listens here: each refund's dispatch after commit finds Adyen
+    # unreachable and leaves the refund pending, which is what counts.
+    settings.ADYEN_CHECKOUT_BASE_URL = "http://127.0.0.1:9"
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def operator_refunds():
+        try:
+            start.wait()
+            with transaction.atomic(durable=True):
+                refund_request(
+                    deposit_id=deposit.pk,
+                    tenant_id=deposit.tenant_id,
+                    amount_minor=3000,
+                    reason="same complaint, two operators",
+                    actor=OPERATOR,
+                )
+            outcomes.append("refund")
+        except RefundExceedsRefundable:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=operator_refunds) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refund", "refused"]
+    assert Refund.objects.filter(deposit=deposit).count() == 1
