@@ -173,3 +173,10 @@ PAYMENTS_SIMULATOR_ENABLED = env.bool("PAYMENTS_SIMULATOR_ENABLED", default=Fals
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+
+# Adyen (docs/payments/adyen.md). Empty service URLs mean Adyen's own (test or live
+# per the brand's mode and live URL prefix); tests point them at Prism serving Adyen's
+# OpenAPI specs. Not read from the environment: production never overrides them.
+ADYEN_CHECKOUT_BASE_URL = ""
+ADYEN_TRANSFERS_BASE_URL = ""
+ADYEN_TIMEOUT_SECONDS = 20

@@ -61,6 +61,11 @@ api_v1 = [
         payments_apis.StripeWebhookApi.as_view(),
         name="webhook-stripe",
     ),
+    path(
+        "webhooks/adyen/<str:endpoint_id>/",
+        payments_apis.AdyenWebhookApi.as_view(),
+        name="webhook-adyen",
+    ),
 ]
 
 urlpatterns = [

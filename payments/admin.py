@@ -12,14 +12,19 @@ from django.utils.html import format_html
 
 from common import crypto
 from common.actors import Actor
+from common.currency import exponent_of, to_major, to_minor
 from common.errors import ApplicationError
-from payments.models import PSPConfig, WebhookInbox
+from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
+from payments.refunds import refund_request, refundable_minor
 from payments.services import (
+    payment_route_delete,
+    payment_route_save,
     psp_config_check_credentials,
     psp_config_save,
     webhook_reprocess,
 )
 from tenants.admin import TenantScopedAdmin
+from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
 
 
@@ -42,13 +47,44 @@ class PSPConfigForm(forms.ModelForm):
         "the current one.",
     )
 
+    # Adyen (docs/payments/adyen.md): the API key goes in "secret key" above.
+    hmac_key = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Adyen: the standard webhook's HMAC key (hex). Leave empty to keep "
+        "the current one.",
+    )
+    webhook_password = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Adyen: the webhook's basic-auth password. Leave empty to keep "
+        "the current one.",
+    )
+    balance_platform_hmac_key = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Adyen: the Balance Platform (transfer) webhook's HMAC key (hex). "
+        "Leave empty to keep the current one.",
+    )
+
     class Meta:
         model = PSPConfig
         fields = ["tenant", "provider", "mode", "enabled", "currencies"]
         fields += ["publishable_key"]
+        fields += [
+            "merchant_account",
+            "live_url_prefix",
+            "balance_account_id",
+            "webhook_username",
+        ]
 
     def clean(self):
         data = super().clean()
+        if data.get("provider") == PSPConfig.Provider.ADYEN:
+            return self._clean_adyen(data)
         mode = data.get("mode")
         key = data.get("secret_key") or ""
         if key and mode and not key.startswith((f"sk_{mode}_", f"rk_{mode}_")):
@@ -57,6 +93,24 @@ class PSPConfigForm(forms.ModelForm):
         if secret and not secret.startswith("whsec_"):
             self.add_error("webhook_secret", "Stripe signing secrets start whsec_.")
         return data
+
+    def _clean_adyen(self, data):
+        for name in ("hmac_key", "balance_platform_hmac_key"):
+            value = data.get(name) or ""
+            if value and not _is_hex_key(value):
+                self.add_error(name, "An Adyen HMAC key is a hexadecimal string.")
+        if not data.get("merchant_account"):
+            self.add_error("merchant_account", "Adyen needs the merchant account.")
+        if data.get("mode") == PSPConfig.Mode.LIVE and not data.get("live_url_prefix"):
+            self.add_error("live_url_prefix", "Adyen live mode needs the URL prefix.")
+        return data
+
+
+def _is_hex_key(value: str) -> bool:
+    try:
+        return len(bytes.fromhex(value)) > 0
+    except ValueError:
+        return False
 
 
 @admin.register(PSPConfig)
@@ -69,6 +123,9 @@ class PSPConfigAdmin(TenantScopedAdmin):
     readonly_fields = [
         "secret_key_masked",
         "webhook_secret_masked",
+        "hmac_key_masked",
+        "webhook_password_masked",
+        "balance_platform_hmac_key_masked",
         "webhook_url",
         "created_at",
         "updated_at",
@@ -83,11 +140,25 @@ class PSPConfigAdmin(TenantScopedAdmin):
     def webhook_secret_masked(self, obj):
         return crypto.mask(obj.webhook_secret()) if obj.pk else ""
 
-    @admin.display(description="webhook URL (give this to Stripe)")
+    @admin.display(description="Adyen HMAC key")
+    def hmac_key_masked(self, obj):
+        return crypto.mask(obj.hmac_key()) if obj.pk else ""
+
+    @admin.display(description="Adyen webhook password")
+    def webhook_password_masked(self, obj):
+        return crypto.mask(obj.webhook_password()) if obj.pk else ""
+
+    @admin.display(description="Adyen Balance Platform HMAC key")
+    def balance_platform_hmac_key_masked(self, obj):
+        return crypto.mask(obj.balance_platform_hmac_key()) if obj.pk else ""
+
+    @admin.display(description="webhook URL (give this to the PSP)")
     def webhook_url(self, obj):
         if not obj.pk:
             return "shown after saving"
-        return reverse("webhook-stripe", args=[obj.endpoint_id])
+        if obj.provider not in ("stripe", "adyen"):
+            return "-"
+        return reverse(f"webhook-{obj.provider}", args=[obj.endpoint_id])
 
     def save_model(self, request, obj, form, change):
         psp_config_save(
@@ -95,6 +166,11 @@ class PSPConfigAdmin(TenantScopedAdmin):
             config=obj,
             secret_key=form.cleaned_data.get("secret_key", ""),
             webhook_secret=form.cleaned_data.get("webhook_secret", ""),
+            hmac_key=form.cleaned_data.get("hmac_key", ""),
+            webhook_password=form.cleaned_data.get("webhook_password", ""),
+            balance_platform_hmac_key=form.cleaned_data.get(
+                "balance_platform_hmac_key", ""
+            ),
             created=not change,
         )
 
@@ -189,3 +265,173 @@ class DepositAdmin(TenantScopedAdmin):
     list_filter = ["state", "needs_review", "provider", "currency"]
     search_fields = ["=id", "provider_reference", "payment_reference"]
     raw_id_fields = ["player", "credit_transaction"]
+
+
+# --- Routing, refunds, disputes (docs/payments/adyen.md) ---------------------------
+
+
+class PaymentRouteForm(forms.ModelForm):
+    class Meta:
+        model = PaymentRoute
+        fields = ["tenant", "currency", "deposit_provider", "payout_provider"]
+
+    def clean_currency(self):
+        currency = (self.cleaned_data.get("currency") or "").upper()
+        if currency:
+            try:
+                exponent_of(currency)
+            except ApplicationError as error:
+                raise forms.ValidationError(error.message) from None
+        return currency
+
+    def clean(self):
+        data = super().clean()
+        if data.get("deposit_provider") == PSPConfig.Provider.MANUAL:
+            self.add_error("deposit_provider", "Deposits need a PSP (Stripe or Adyen).")
+        if data.get("payout_provider") == PSPConfig.Provider.STRIPE:
+            self.add_error("payout_provider", "Stripe payouts are not supported.")
+        return data
+
+
+@admin.register(PaymentRoute)
+class PaymentRouteAdmin(TenantScopedAdmin):
+    """Which PSP serves a brand's deposits and pays its withdrawals, per currency."""
+
+    form = PaymentRouteForm
+    operator_can_add = True
+    operator_can_change = True
+    operator_can_delete = True
+    list_display = [
+        "tenant",
+        "currency_or_default",
+        "deposit_provider",
+        "payout_provider",
+    ]
+    list_filter = ["deposit_provider", "payout_provider"]
+
+    @admin.display(description="currency")
+    def currency_or_default(self, obj):
+        return obj.currency or "(every other currency)"
+
+    def save_model(self, request, obj, form, change):
+        payment_route_save(
+            actor=Actor.for_user(request.user), route=obj, created=not change
+        )
+
+    def delete_model(self, request, obj):
+        payment_route_delete(actor=Actor.for_user(request.user), route=obj)
+
+
+class RefundForm(forms.ModelForm):
+    """An operator's refund: amount in major units (``12.50``), at most what is left
+    to refund. The service re-checks under the deposit's lock."""
+
+    amount = forms.DecimalField(max_digits=18, decimal_places=3, min_value=0)
+
+    class Meta:
+        model = Refund
+        fields = ["deposit", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        deposit = data.get("deposit")
+        if deposit is None or data.get("amount") is None:
+            return data
+        try:
+            data["amount_minor"] = to_minor(data["amount"], deposit.currency)
+        except ApplicationError as error:
+            self.add_error("amount", error.message)
+            return data
+        if deposit.state != Deposit.State.COMPLETED:
+            self.add_error("deposit", "Only a completed deposit can be refunded.")
+            return data
+        left = refundable_minor(deposit=deposit)
+        if not 0 < data["amount_minor"] <= left:
+            self.add_error(
+                "amount",
+                f"At most {to_major(left, deposit.currency)} {deposit.currency} "
+                "can still be refunded.",
+            )
+        if not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the deposit is refunded.")
+        return data
+
+
+@admin.register(Refund)
+class RefundAdmin(TenantScopedAdmin):
+    """Operators ask for refunds here; they stay pending until the PSP confirms."""
+
+    form = RefundForm
+    operator_can_add = True
+    list_display = [
+        "id",
+        "created_at",
+        "tenant",
+        "deposit",
+        "amount_minor",
+        "currency",
+        "state",
+        "provider_reference",
+    ]
+    list_filter = ["state", "provider", "currency"]
+    search_fields = ["=deposit__id", "provider_reference"]
+    raw_id_fields = ["deposit"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["deposit", "amount", "reason"]
+        return [
+            "tenant",
+            "deposit",
+            "provider",
+            "amount_minor",
+            "currency",
+            "state",
+            "reason",
+            "provider_reference",
+            "failure_reason",
+            "requested_by",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "deposit":
+            tenant_ids = tenant_ids_for_operator(user=request.user)
+            deposits = Deposit.objects.filter(state=Deposit.State.COMPLETED)
+            if tenant_ids is not None:
+                deposits = deposits.filter(tenant_id__in=tenant_ids)
+            kwargs["queryset"] = deposits
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        deposit = form.cleaned_data["deposit"]
+        refund = refund_request(
+            deposit_id=deposit.pk,
+            tenant_id=deposit.tenant_id,
+            amount_minor=form.cleaned_data["amount_minor"],
+            reason=form.cleaned_data["reason"],
+            actor=Actor.for_user(request.user),
+        )
+        obj.pk = refund.pk
+
+
+@admin.register(Dispute)
+class DisputeAdmin(TenantScopedAdmin):
+    read_only = True
+    list_display = [
+        "id",
+        "opened_at",
+        "tenant",
+        "deposit",
+        "stage",
+        "amount_minor",
+        "currency",
+        "updated_at",
+    ]
+    list_filter = ["stage", "provider"]
+    search_fields = ["=deposit__id", "payment_reference"]
+    raw_id_fields = ["deposit"]

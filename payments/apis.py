@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -164,3 +164,27 @@ class StripeWebhookApi(View):
                 "status": result.inbox.status,
             }
         )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AdyenWebhookApi(View):
+    """``POST /api/v1/webhooks/adyen/<endpoint id>/`` (docs/payments/adyen.md). The
+    endpoint id selects the brand's Adyen config (basic-auth credentials, HMAC key,
+    merchant account). Answers ``[accepted]`` once every item is applied (or was
+    already); 401/400/403 when the delivery is refused (nothing applied); 500 when
+    applying failed (Adyen retries)."""
+
+    provider = "adyen"
+    http_method_names = ["post"]
+
+    def post(self, request, endpoint_id: str):
+        try:
+            config = psp_config_get_by_endpoint(
+                provider=self.provider, endpoint_id=endpoint_id
+            )
+            webhook_receive(
+                config=config, body=request.body, headers=dict(request.headers)
+            )
+        except ApplicationError as error:
+            return JsonResponse(error.as_dict(), status=error.http_status)
+        return HttpResponse("[accepted]", content_type="text/plain")

@@ -9,7 +9,10 @@ class PaymentsConfig(AppConfig):
         import payments.admin_withdrawals  # noqa: F401  (withdrawal review admin)
         import payments.providers.manual  # noqa: F401  (registers "manual")
         from payments import checks, exceptions  # noqa: F401  (checks, error codes)
-        from payments.providers import registry
+        from payments.providers import (
+            adyen,  # noqa: F401  (registers "adyen")
+            registry,
+        )
         from payments.providers.stripe.provider import StripeProvider
 
         registry.register("stripe", StripeProvider)

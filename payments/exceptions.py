@@ -67,3 +67,56 @@ class WebhookNotReprocessable(ApplicationError):
     default_message = (
         "Only verified deliveries that failed or were never applied can be reprocessed."
     )
+
+
+class ProviderAmountNotExpressible(ApplicationError):
+    """The amount has more precision than the PSP's minor unit for this currency allows
+    (e.g. IDR with cents to Adyen, which uses 0 decimals for IDR)."""
+
+    code = "PROVIDER_AMOUNT_NOT_EXPRESSIBLE"
+    http_status = 422
+    default_message = (
+        "The payment provider cannot express this amount in this currency."
+    )
+
+
+class WebhookAuthenticationFailed(ApplicationError):
+    """The webhook's basic-auth credentials are missing or wrong (Adyen)."""
+
+    code = "WEBHOOK_AUTHENTICATION_FAILED"
+    http_status = 401
+    default_message = "The webhook credentials are missing or not valid."
+
+
+class WebhookHmacInvalid(ApplicationError):
+    """An Adyen notification item's HMAC signature is missing or wrong, or no HMAC key
+    is configured (fail closed). The whole batch is refused."""
+
+    code = "WEBHOOK_HMAC_INVALID"
+    http_status = 400
+    default_message = "The notification signature is missing or not valid."
+
+
+class WebhookMerchantAccountMismatch(ApplicationError):
+    """A correctly signed notification names a merchant account that is not this
+    brand's (company-level webhooks can carry several merchant accounts)."""
+
+    code = "WEBHOOK_MERCHANT_ACCOUNT_MISMATCH"
+    http_status = 403
+    default_message = "The notification is for a merchant account of another brand."
+
+
+class RefundNotAllowed(ApplicationError):
+    """Only a completed deposit paid through a PSP can be refunded."""
+
+    code = "REFUND_NOT_ALLOWED"
+    http_status = 409
+    default_message = "This deposit cannot be refunded."
+
+
+class RefundExceedsRefundable(ApplicationError):
+    """More than was captured, less what is already refunded, pending or charged back."""
+
+    code = "REFUND_EXCEEDS_REFUNDABLE"
+    http_status = 422
+    default_message = "The refund is larger than what is left to refund on the deposit."

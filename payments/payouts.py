@@ -18,9 +18,16 @@ from django.db import transaction
 from casino.models import Player
 from common.actors import Actor
 from common.crypto import decrypt_json
-from payments.exceptions import ProviderError, ProviderUnavailable
+from payments.exceptions import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments.providers.base import PayoutRequest
 from payments.providers.registry import provider_build
+from payments.providers.stripe.provider import simulator_enabled
+from payments.selectors import payment_route_get, psp_config_for_payout
+from payments.services import psp_config_ensure_simulated
 from wallet.exceptions import (
     PaymentCooldownActive,
     PaymentRetryLimitExceeded,
@@ -46,9 +53,11 @@ AUTO_APPROVE = Actor.system("auto-approve")
 
 
 def payout_provider_for(withdrawal: Withdrawal) -> str:
-    """The provider that pays this withdrawal out. Every payout goes through the
-    ``manual`` provider for now; per-tenant routing (Adyen payouts) replaces this."""
-    return "manual"
+    """The provider that pays this withdrawal out: the brand's payment route for the
+    withdrawal's currency (admin: Payments › Payment routes), ``manual`` without one."""
+    return payment_route_get(
+        tenant_id=withdrawal.tenant_id, currency=withdrawal.currency
+    ).payout
 
 
 def _dispatch_after_commit(attempt: PayoutAttempt) -> None:
@@ -166,7 +175,15 @@ def payout_dispatch(*, attempt_id: int) -> None:
     )
     log = {"withdrawal_id": withdrawal.pk, "attempt": attempt.number}
     try:
-        result = provider_build(name=attempt.provider).send_payout(request)
+        config = psp_config_for_payout(
+            tenant_id=attempt.tenant_id, provider=attempt.provider
+        )
+        if config is None and attempt.provider == "adyen" and simulator_enabled():
+            config = psp_config_ensure_simulated(
+                tenant=withdrawal.tenant, provider=attempt.provider
+            )
+        provider = provider_build(name=attempt.provider, config=config)
+        result = provider.send_payout(request)
     except ProviderUnavailable as exc:
         logger.warning("withdrawal.payout_outcome_unknown", extra=log)
         with transaction.atomic(durable=True):
@@ -174,7 +191,8 @@ def payout_dispatch(*, attempt_id: int) -> None:
                 attempt=attempt, actor=psp, detail=exc.message
             )
         return
-    except ProviderError as exc:
+    except (ProviderError, ProviderNotConfigured) as exc:
+        # Refused, or never sent (no config): the payout did not happen.
         logger.info("withdrawal.payout_refused", extra=log)
         with transaction.atomic(durable=True):
             withdrawal_payout_failed(attempt=attempt, actor=psp, reason=exc.message)

@@ -12,6 +12,7 @@ delivery record must sit between or before them. Call them outside any transacti
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -27,20 +28,27 @@ from casino.exceptions import PlayerBlocked
 from casino.models import Player
 from common.actors import Actor
 from common.currency import exponent_of
+from common.errors import MalformedRequest
 from payments.exceptions import (
     DepositCurrencyNotAllowed,
     ProviderError,
+    WebhookAuthenticationFailed,
+    WebhookHmacInvalid,
+    WebhookMerchantAccountMismatch,
     WebhookNotReprocessable,
     WebhookPayloadInvalid,
     WebhookProcessingFailed,
     WebhookSignatureInvalid,
 )
-from payments.models import PSPConfig, WebhookInbox
+from payments.models import PaymentRoute, PSPConfig, WebhookInbox
+from payments.providers.adyen.provider import (
+    SIMULATOR_API_KEY_PREFIX as ADYEN_SIMULATOR_API_KEY_PREFIX,
+)
 from payments.providers.base import CheckoutRequest, WebhookEvent
 from payments.providers.registry import provider_build
 from payments.providers.stripe.mapping import SUPPORTED_EVENTS, payment_intent_of
 from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX, simulator_enabled
-from payments.selectors import psp_config_for_deposit
+from payments.selectors import payment_route_get, psp_config_for_deposit
 from tenants.exceptions import ModuleTemporarilyDisabled
 from tenants.models import Tenant
 from tenants.services import tenant_policy_get
@@ -51,8 +59,24 @@ logger = logging.getLogger(__name__)
 
 Status = WebhookInbox.Status
 
-# Headers worth keeping with a raw delivery (never cookies or credentials).
-_KEPT_HEADERS = ("content-type", "user-agent", "stripe-signature", "content-length")
+# Headers worth keeping with a raw delivery (never cookies or credentials: Adyen's
+# basic-auth Authorization header is not kept).
+_KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "stripe-signature",
+    "content-length",
+    "hmacsignature",
+)
+# Refusals of a delivery: kept as rejected, nothing applied.
+_WEBHOOK_REFUSALS = (
+    WebhookSignatureInvalid,
+    WebhookPayloadInvalid,
+    WebhookAuthenticationFailed,
+    WebhookHmacInvalid,
+    WebhookMerchantAccountMismatch,
+    MalformedRequest,
+)
 
 
 # --- configuration ---------------------------------------------------------------
@@ -64,6 +88,9 @@ def psp_config_save(
     config: PSPConfig,
     secret_key: str = "",
     webhook_secret: str = "",
+    hmac_key: str = "",
+    webhook_password: str = "",
+    balance_platform_hmac_key: str = "",
     created: bool,
 ) -> PSPConfig:
     """Save a config, replacing a secret only when a new one is given. The audit
@@ -73,6 +100,12 @@ def psp_config_save(
             config.set_secret_key(secret_key)
         if webhook_secret:
             config.set_webhook_secret(webhook_secret)
+        if hmac_key:
+            config.set_hmac_key(hmac_key)
+        if webhook_password:
+            config.set_webhook_password(webhook_password)
+        if balance_platform_hmac_key:
+            config.set_balance_platform_hmac_key(balance_platform_hmac_key)
         config.full_clean()
         config.save()
         audit_record(
@@ -86,6 +119,10 @@ def psp_config_save(
                 "enabled": config.enabled,
                 "currencies": config.currencies,
                 "publishable_key": config.publishable_key,
+                "merchant_account": config.merchant_account,
+                "live_url_prefix": config.live_url_prefix,
+                "balance_account_id": config.balance_account_id,
+                "webhook_username": config.webhook_username,
                 # Which secrets were replaced, by name only (a key named "secret"
                 # would be redacted whole by the audit trail).
                 "replaced": [
@@ -93,6 +130,9 @@ def psp_config_save(
                     for name, given in (
                         ("api key", secret_key),
                         ("webhook signing key", webhook_secret),
+                        ("HMAC key", hmac_key),
+                        ("webhook password", webhook_password),
+                        ("balance platform HMAC key", balance_platform_hmac_key),
                     )
                     if given
                 ],
@@ -111,20 +151,39 @@ def psp_config_ensure_simulated(
     existing = PSPConfig.objects.filter(tenant=tenant, provider=provider).first()
     if existing is not None:
         return existing
-    config = PSPConfig(
-        tenant=tenant,
-        provider=provider,
-        mode=PSPConfig.Mode.TEST,
-        publishable_key=f"pk_test_simulator{secrets.token_hex(8)}",
-    )
+    if provider == "adyen":
+        config = PSPConfig(
+            tenant=tenant,
+            provider=provider,
+            mode=PSPConfig.Mode.TEST,
+            merchant_account=f"Simulator{tenant.slug.title()}",
+            webhook_username="adyen-simulator",
+            balance_account_id=f"BASIM{secrets.token_hex(10).upper()}",
+        )
+        generated = {
+            "secret_key": f"{ADYEN_SIMULATOR_API_KEY_PREFIX}{secrets.token_hex(16)}",
+            "hmac_key": secrets.token_hex(32).upper(),
+            "webhook_password": secrets.token_urlsafe(24),
+            "balance_platform_hmac_key": secrets.token_hex(32).upper(),
+        }
+    else:
+        config = PSPConfig(
+            tenant=tenant,
+            provider=provider,
+            mode=PSPConfig.Mode.TEST,
+            publishable_key=f"pk_test_simulator{secrets.token_hex(8)}",
+        )
+        generated = {
+            "secret_key": f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
+            "webhook_secret": f"whsec_simulator{secrets.token_hex(16)}",
+        }
     try:
         with transaction.atomic():
             return psp_config_save(
                 actor=Actor.system("payments-simulator"),
                 config=config,
-                secret_key=f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
-                webhook_secret=f"whsec_simulator{secrets.token_hex(16)}",
                 created=True,
+                **generated,
             )
     except (IntegrityError, ValidationError):  # a concurrent first deposit made it
         return PSPConfig.objects.get(tenant=tenant, provider=provider)
@@ -160,7 +219,7 @@ def deposit_start(
     currency: str,
     idempotency_key: str,
     return_url_for: Callable[[Deposit], str],
-    provider: str = "stripe",
+    provider: str | None = None,
 ) -> Deposit:
     """Start a deposit and open the PSP's checkout for it; returns the deposit with
     its ``checkout_url``. A replay (same key, same request) returns the same deposit;
@@ -174,6 +233,8 @@ def deposit_start(
     exponent_of(currency)
     if not tenant.currency_allowed(currency):
         raise DepositCurrencyNotAllowed(details={"currency": currency})
+    if provider is None:
+        provider = payment_route_get(tenant_id=tenant.pk, currency=currency).deposit
     if simulator_enabled():
         psp_config_ensure_simulated(tenant=tenant, provider=provider)
     config = psp_config_for_deposit(tenant=tenant, provider=provider, currency=currency)
@@ -261,8 +322,8 @@ def webhook_receive(
         )
     provider = provider_build(name=config.provider, config=config)
     try:
-        (event,) = provider.verify_and_parse_webhook(body=body, headers=headers)
-    except (WebhookSignatureInvalid, WebhookPayloadInvalid) as exc:
+        events = provider.verify_and_parse_webhook(body=body, headers=headers)
+    except _WEBHOOK_REFUSALS as exc:
         WebhookInbox.objects.filter(pk=inbox.pk).update(
             status=Status.REJECTED, error=f"{exc.code}: {exc.details.get('reason', '')}"
         )
@@ -271,7 +332,54 @@ def webhook_receive(
             extra={"inbox_id": inbox.pk, "code": exc.code, **exc.details},
         )
         raise
+    if len(events) == 1:
+        return _webhook_claim_and_process(config=config, inbox=inbox, event=events[0])
+    return _webhook_batch_split(config=config, inbox=inbox, events=events)
 
+
+def _webhook_batch_split(
+    *, config: PSPConfig, inbox: WebhookInbox, events: list[WebhookEvent]
+) -> WebhookResult:
+    """A verified batch (Adyen may send several items in one delivery): each item
+    becomes a delivery row of its own, holding that item alone, so each is
+    deduplicated, applied and reprocessed on its own. The raw row stays as the
+    record of what arrived. Every item is tried; if one failed to apply, that
+    failure is raised at the end (the PSP retries, the others are then duplicates)."""
+    results, split_ids, failure = [], [], None
+    for event in events:
+        with transaction.atomic(durable=True):
+            item_inbox = WebhookInbox.objects.create(
+                provider=config.provider,
+                config=config,
+                tenant_id=config.tenant_id,
+                headers={"x-split-from-delivery": str(inbox.pk)},
+                body=json.dumps(
+                    {"notificationItems": [{"NotificationRequestItem": event.payload}]}
+                ),
+            )
+        split_ids.append(item_inbox.pk)
+        try:
+            results.append(
+                _webhook_claim_and_process(config=config, inbox=item_inbox, event=event)
+            )
+        except WebhookProcessingFailed as exc:
+            failure = failure or exc
+    WebhookInbox.objects.filter(pk=inbox.pk).update(
+        status=Status.IGNORED,
+        event_type="batch",
+        error="batch split into deliveries " + ", ".join(f"#{pk}" for pk in split_ids),
+        processed_at=timezone.now(),
+    )
+    if failure is not None:
+        raise failure
+    return WebhookResult(
+        inbox=results[-1].inbox, duplicate=all(result.duplicate for result in results)
+    )
+
+
+def _webhook_claim_and_process(
+    *, config: PSPConfig, inbox: WebhookInbox, event: WebhookEvent
+) -> WebhookResult:
     inbox.event_type = event.event_type[:100]
     target = inbox
     try:
@@ -316,7 +424,11 @@ def webhook_process(
                 provider = provider_build(name=inbox.provider, config=inbox.config)
                 (event,) = provider.parse_verified_webhook(body=inbox.body.encode())
             applied = event_apply(config=inbox.config, event=event)
-            inbox.status = Status.PROCESSED if applied.deposit_id else Status.IGNORED
+            inbox.status = (
+                Status.PROCESSED
+                if applied.deposit_id or applied.handled
+                else Status.IGNORED
+            )
             inbox.deposit_id = applied.deposit_id
             inbox.error = applied.note
             inbox.attempts += 1
@@ -355,6 +467,7 @@ def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
 class Applied:
     deposit_id: int | None
     note: str = ""
+    handled: bool = False  # applied to something other than a deposit (a payout)
 
 
 _CHECKOUT = "checkout.session."
@@ -389,6 +502,10 @@ def event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
     """Apply one verified event through the wallet's deposit state machine. Events
     out of order are absorbed there (no state goes backwards); anything suspicious
     flags the deposit for review instead of moving money."""
+    if config.provider == "adyen":
+        from payments.adyen_events import adyen_event_apply
+
+        return adyen_event_apply(config=config, event=event)
     if event.event_type not in SUPPORTED_EVENTS:
         return Applied(None, f"event type {event.event_type} is not handled")
     deposit = _deposit_for_event(config=config, event=event)
@@ -437,3 +554,44 @@ def event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
             **ids, amount_minor=event.amount_minor or 0, currency=event.currency or ""
         )
     return Applied(deposit.pk)
+
+
+# --- routing -----------------------------------------------------------------------
+
+
+def payment_route_save(
+    *, actor: Actor, route: PaymentRoute, created: bool
+) -> PaymentRoute:
+    """Save a brand's route (admin); audited."""
+    with transaction.atomic(savepoint=False):
+        route.currency = route.currency.upper()
+        route.full_clean()
+        route.save()
+        audit_record(
+            actor=actor,
+            action="payment_route.created" if created else "payment_route.updated",
+            tenant_id=route.tenant_id,
+            target=route,
+            after={
+                "currency": route.currency,
+                "deposit_provider": route.deposit_provider,
+                "payout_provider": route.payout_provider,
+            },
+        )
+    return route
+
+
+def payment_route_delete(*, actor: Actor, route: PaymentRoute) -> None:
+    with transaction.atomic(savepoint=False):
+        audit_record(
+            actor=actor,
+            action="payment_route.deleted",
+            tenant_id=route.tenant_id,
+            target=route,
+            before={
+                "currency": route.currency,
+                "deposit_provider": route.deposit_provider,
+                "payout_provider": route.payout_provider,
+            },
+        )
+        route.delete()

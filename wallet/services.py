@@ -1775,3 +1775,95 @@ __all__ = [
     "withdrawal_reject",
     "withdrawal_request",
 ]
+
+
+# --- PSP reversals of refunds and chargebacks (Adyen: REFUNDED_REVERSED, REFUND_FAILED
+# after success, CHARGEBACK_REVERSED) ----------------------------------------------------
+
+
+def player_withdrawals_freeze(
+    *, player_id: int, tenant_id: int, actor: Actor, reason: str
+) -> Player:
+    """Stop a player's withdrawals until an operator lifts it (a dispute is open).
+    Takes the player row lock; a repeat changes nothing."""
+    with transaction.atomic(savepoint=False):
+        player = Player.objects.select_for_update().get(
+            pk=player_id, tenant_id=tenant_id
+        )
+        if not player.withdrawals_frozen:
+            player.withdrawals_frozen = True
+            player.save(update_fields=["withdrawals_frozen"])
+            audit_record(
+                actor=actor,
+                action="player.withdrawals_frozen",
+                tenant_id=player.tenant_id,
+                target=player,
+                before={"withdrawals_frozen": False},
+                after={"withdrawals_frozen": True},
+                reason=reason,
+            )
+    return player
+
+
+def deposit_chargeback_reverse(
+    *, deposit_id: int, tenant_id: int, actor: Actor, reason: str
+) -> Deposit:
+    """The PSP gave a charged-back deposit's money back (the dispute was won): post
+    the mirror of the chargeback, which returns what the player had covered and
+    clears the receivable. At most once (the ledger's reversal key). The deposit keeps
+    ``charged_back_minor`` so a later stage cannot book a second chargeback silently;
+    it stays flagged for an operator, and withdrawals stay frozen until one lifts it.
+    Takes the deposit row lock."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        chargeback = JournalTransaction.objects.filter(
+            tenant_id=tenant_id, idempotency_key=f"deposit:{deposit.pk}:chargeback"
+        ).first()
+        if chargeback is None:
+            _flag(deposit, f"{reason}, but no chargeback was booked")
+            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+            return deposit
+        transaction_reverse(
+            transaction_id=chargeback.pk,
+            tenant_id=tenant_id,
+            actor=actor,
+            reason=reason,
+        )
+        _flag(deposit, reason)
+        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+        _deposit_audit(
+            actor=actor,
+            deposit=deposit,
+            action="deposit.chargeback_reversed",
+            before=deposit.state,
+            reason=reason,
+        )
+    return deposit
+
+
+def deposit_refund_reverse(
+    *, deposit_id: int, tenant_id: int, transaction_id: int, actor: Actor, reason: str
+) -> Deposit:
+    """The PSP undid a refund it had confirmed: post the mirror of that refund's
+    posting (the player gets back what the refund had taken). ``refunded_minor`` is
+    left as it was (refund postings are keyed on the running total), which only makes
+    the refundable amount smaller; the deposit is flagged for an operator. At most
+    once. Takes the deposit row lock."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        transaction_reverse(
+            transaction_id=transaction_id,
+            tenant_id=tenant_id,
+            actor=actor,
+            reason=reason,
+        )
+        _flag(deposit, reason)
+        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+        _deposit_audit(
+            actor=actor,
+            deposit=deposit,
+            action="deposit.refund_reversed",
+            before=deposit.state,
+            reason=reason,
+        )
+    return deposit

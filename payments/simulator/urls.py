@@ -11,4 +11,9 @@ urlpatterns = [
         name="checkout",
     ),
     path("api/events", views.SimulatorEventEmitApi.as_view(), name="emit-event"),
+    path(
+        "api/transfers",
+        views.SimulatorTransferEmitApi.as_view(),
+        name="emit-transfer",
+    ),
 ]

@@ -13,13 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.currency import to_major
-from common.errors import NotFound
+from common.errors import NotFound, ValidationFailed
 from payments.models import PSPConfig
 from payments.providers.stripe.mapping import SUPPORTED_EVENTS
 from payments.providers.stripe.provider import SIMULATOR_SALT
+from payments.simulator import adyen
 from payments.simulator.events import deliver, event_for
 from tenants.selectors import tenant_ids_for_operator
-from wallet.models import Deposit
+from wallet.models import Deposit, PayoutAttempt
 
 TOKEN_MAX_AGE = 24 * 3600
 
@@ -67,7 +68,18 @@ class SimulatedCheckoutView(View):
         action = request.POST.get("action")
         if action not in ("pay", "cancel"):
             raise Http404("unknown action")
-        if deposit.state == Deposit.State.PENDING_PROVIDER:
+        if (
+            deposit.state == Deposit.State.PENDING_PROVIDER
+            and deposit.provider == "adyen"
+        ):
+            event = "AUTHORISATION" if action == "pay" else "AUTHORISATION_REFUSED"
+            adyen.deliver(
+                config=config,
+                document=adyen.batch(
+                    adyen.notification_item(config=config, deposit=deposit, event=event)
+                ),
+            )
+        elif deposit.state == Deposit.State.PENDING_PROVIDER:
             event_type = (
                 "checkout.session.completed"
                 if action == "pay"
@@ -88,7 +100,7 @@ class SimulatorEventEmitApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         deposit_id = serializers.IntegerField()
-        type = serializers.ChoiceField(choices=SUPPORTED_EVENTS)
+        type = serializers.ChoiceField(choices=[*SUPPORTED_EVENTS, *adyen.EVENTS])
         amount_minor = serializers.IntegerField(required=False, min_value=0)
 
     def post(self, request):
@@ -104,6 +116,8 @@ class SimulatorEventEmitApi(APIView):
         config = PSPConfig.objects.get(
             tenant_id=deposit.tenant_id, provider=deposit.provider
         )
+        if deposit.provider == "adyen":
+            return self._emit_adyen(config, deposit, data.validated_data)
         event = event_for(
             deposit,
             data.validated_data["type"],
@@ -115,5 +129,92 @@ class SimulatorEventEmitApi(APIView):
                 "event": event,
                 "webhook_status": response.status_code,
                 "webhook_response": json.loads(response.content),
+            }
+        )
+
+    def _emit_adyen(self, config, deposit, data):
+        if data["type"] not in adyen.EVENTS:
+            raise ValidationFailed(details={"fields": {"type": ["not an Adyen event"]}})
+        references = {}
+        refund = adyen.refund_for(deposit=deposit, event=data["type"])
+        if refund is not None:
+            # Answer the operator's refund as Adyen would: its reference, its amount.
+            references = {
+                "merchant_reference": f"refund:{refund.pk}",
+                "psp_reference": refund.provider_reference or None,
+                "amount_minor": refund.amount_minor,
+            }
+        document = adyen.batch(
+            adyen.notification_item(
+                config=config,
+                deposit=deposit,
+                event=data["type"],
+                **{"amount_minor": data.get("amount_minor"), **references},
+            )
+        )
+        response = adyen.deliver(config=config, document=document)
+        return Response(
+            {
+                "event": document,
+                "webhook_status": response.status_code,
+                "webhook_response": response.content.decode(),
+            }
+        )
+
+
+class SimulatorTransferEmitApi(APIView):
+    """Staff only: report the outcome of an Adyen payout as Adyen's Balance Platform
+    would, through the real webhook endpoint, e.g. ``{"withdrawal_id": 7,
+    "status": "booked"}`` (or ``failed``)."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        withdrawal_id = serializers.IntegerField()
+        status = serializers.ChoiceField(
+            choices=[
+                "received",
+                "authorised",
+                "booked",
+                "credited",
+                "failed",
+                "refused",
+            ]
+        )
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempts = PayoutAttempt.objects.select_related("withdrawal").filter(
+            provider="adyen", withdrawal_id=data.validated_data["withdrawal_id"]
+        )
+        tenant_ids = tenant_ids_for_operator(user=request.user)
+        if tenant_ids is not None:
+            attempts = attempts.filter(tenant_id__in=tenant_ids)
+        attempt = attempts.order_by("-number").first()
+        if attempt is None:
+            raise NotFound(
+                details={"withdrawal_id": data.validated_data["withdrawal_id"]}
+            )
+        config = PSPConfig.objects.get(tenant_id=attempt.tenant_id, provider="adyen")
+        withdrawal = attempt.withdrawal
+        status = data.validated_data["status"]
+        document = adyen.transfer_update(
+            config=config,
+            transfer_id=attempt.provider_reference or f"SIMTR{attempt.pk}",
+            reference=f"withdrawal:{withdrawal.pk}:attempt:{attempt.pk}",
+            amount_minor=withdrawal.amount_minor,
+            currency=withdrawal.currency,
+            status=status,
+            reason="approved" if status in ("booked", "credited") else "declined",
+            sequence_number=adyen.TRANSFER_SEQUENCE[status],
+        )
+        response = adyen.deliver_transfer_update(config=config, document=document)
+        return Response(
+            {
+                "event": document,
+                "webhook_status": response.status_code,
+                "webhook_response": response.content.decode(),
             }
         )

@@ -12,6 +12,7 @@ from casino.models import Player
 from casino.services import player_set_status
 from common.actors import Actor
 from tenants.models import Tenant
+from tests.adyen.factories import adyen_rows
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
 from tests.payments.factories import payment_rows
 from tests.withdrawals.factories import verified_player, withdrawal_requested
@@ -67,6 +68,7 @@ def _brand(slug: str) -> Brand:
     payee = verified_player(tenant=tenant, email=f"{slug}-payee@example.com")
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     payment_rows(tenant, payee)
+    adyen_rows(tenant, payee)
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

@@ -69,7 +69,9 @@ def test_transaction_page_shows_its_entries(brand_a):
 
 
 def test_system_account_balance_is_derived_from_entries(brand_a):
-    clearing = Account.objects.get(tenant=brand_a.tenant, kind="psp_clearing")
+    clearing = Account.objects.get(
+        tenant=brand_a.tenant, kind="psp_clearing", provider="stripe"
+    )
 
     response = brand_a.client.get(url(Account, "change", clearing.pk))
 
