@@ -176,7 +176,7 @@ STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 
 # Adyen (docs/payments/adyen.md). Empty service URLs mean Adyen's own (test or live
 # per the brand's mode and live URL prefix); tests point them at Prism serving Adyen's
-# OpenAPI specs. Not read from the environment: production never overrides them.
-ADYEN_CHECKOUT_BASE_URL = ""
-ADYEN_TRANSFERS_BASE_URL = ""
-ADYEN_TIMEOUT_SECONDS = 20
+# OpenAPI specs (or a developer points them at a local Prism).
+ADYEN_CHECKOUT_BASE_URL = env.str("ADYEN_CHECKOUT_BASE_URL", default="")
+ADYEN_TRANSFERS_BASE_URL = env.str("ADYEN_TRANSFERS_BASE_URL", default="")
+ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
