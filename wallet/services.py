@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psycopg
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -86,6 +87,47 @@ def system_account_get_or_create(
         provider=provider,
     )
     return account
+
+
+_MOVEMENT_ACCOUNTS = """
+    SELECT * FROM wallet_account
+     WHERE tenant_id = %s AND currency = %s
+       AND ((player_id = %s AND kind = 'player_available')
+            OR (player_id IS NULL AND kind = %s AND provider = %s))
+"""
+
+
+def _movement_accounts(
+    *, player: Player, currency: str, system_kind: str, provider: str
+) -> tuple[Account, Account]:
+    """The player's available account and the tenant's ``system_kind`` account, for a
+    credit or a debit: one query when both exist (every movement but the first),
+    created on first use.
+
+    A raw query on purpose: this runs before every deposit, and building the same
+    two-branch filter through the ORM cost about 0.4 ms of Python per call, more than
+    the posting itself.
+    """
+    exponent_of(currency)
+    available = system = None
+    for account in Account.objects.raw(
+        _MOVEMENT_ACCOUNTS,
+        [player.tenant_id, currency, player.pk, system_kind, provider],
+    ):
+        if account.player_id is None:
+            system = account
+        else:
+            available = account
+    if available is None:
+        available, _ = player_accounts_get_or_create(player=player, currency=currency)
+    if system is None:
+        system = system_account_get_or_create(
+            tenant_id=player.tenant_id,
+            kind=system_kind,
+            currency=currency,
+            provider=provider,
+        )
+    return available, system
 
 
 # --- posting ---------------------------------------------------------------------------
@@ -171,7 +213,9 @@ def _raise_from_database(exc: DatabaseError) -> None:
             details={"account_id": int(diag.message_detail)}
         ) from exc
     if message == "LEDGER_ACCOUNT_MISMATCH":
-        raise LedgerAccountMismatch() from exc
+        raise LedgerAccountMismatch(
+            details={"account_id": int(diag.message_detail)}
+        ) from exc
     if message == "LEDGER_UNBALANCED_TRANSACTION":
         raise UnbalancedTransaction(details={"database": diag.message_detail}) from exc
 
@@ -203,15 +247,31 @@ def _post_postgres(
     # trip, triggers checked at its end); inside one it joins the caller's.
     try:
         if connection.in_atomic_block:
-            with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-                cursor.execute(sql.CALL, params)
-                return cursor.fetchone()
-        with connection.cursor() as cursor:
-            cursor.execute(sql.CALL, params)
-            return cursor.fetchone()
+            with transaction.atomic(savepoint=False):
+                return _call_post_function(params)
+        return _call_post_function(params)
     except DatabaseError as exc:
         _raise_from_database(exc)
         raise
+
+
+def _call_post_function(params: tuple) -> tuple[str, int]:
+    """The hot path's one round trip, as a prepared statement.
+
+    Django's cursors bind parameters on the client, so the server parses and plans the
+    call anew each time; a server-side-binding psycopg cursor on the same connection
+    (same transaction) prepares it once per connection. That saves about 40 µs of
+    server CPU and as much of Python per posting. Errors still come out as Django's
+    ``DatabaseError`` (``wrap_database_errors``). The call does not appear in
+    ``connection.queries``; behind PgBouncer in transaction mode this needs PgBouncer
+    1.21+ (``max_prepared_statements``).
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.validate_no_broken_transaction()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql.CALL, params, prepare=True)
+            return cursor.fetchone()
 
 
 def _post_portable(
@@ -350,12 +410,10 @@ def player_credit(
         raise ValidationFailed(
             "Credit amounts are positive.", details={"amount_minor": amount_minor}
         )
-    available, _ = player_accounts_get_or_create(player=player, currency=currency)
-    source = system_account_get_or_create(
-        tenant_id=player.tenant_id,
-        kind=source_kind,
-        currency=currency,
-        provider=provider,
+    if source_kind in PLAYER_KINDS:
+        raise ValueError("player_credit moves money from a system account")
+    available, source = _movement_accounts(
+        player=player, currency=currency, system_kind=source_kind, provider=provider
     )
     return transaction_post(
         tenant_id=player.tenant_id,
@@ -389,11 +447,12 @@ def player_debit(
         raise ValidationFailed(
             "Debit amounts are positive.", details={"amount_minor": amount_minor}
         )
-    available, _ = player_accounts_get_or_create(player=player, currency=currency)
-    destination = system_account_get_or_create(
-        tenant_id=player.tenant_id,
-        kind=destination_kind,
+    if destination_kind in PLAYER_KINDS:
+        raise ValueError("player_debit moves money to a system account")
+    available, destination = _movement_accounts(
+        player=player,
         currency=currency,
+        system_kind=destination_kind,
         provider=provider,
     )
     return transaction_post(
