@@ -50,6 +50,26 @@ class WorkerResult:
     operations: int
     failures: int
     elapsed: float
+    python_cpu: float
+    database_cpu: float | None
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    rate: float
+    failures: int
+    python_cpu_us: float  # per operation, the worker process
+    database_cpu_us: float | None  # per operation, its backend (local server only)
+
+
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a PostgreSQL backend, when the server runs on this machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -251,7 +271,12 @@ def _worker(kind, player_ids, key_prefix, seconds, barrier, results) -> None:
         once = _LOOPS[kind](player_ids, key_prefix)
         for _ in range(WARMUP_OPERATIONS):
             once()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
         barrier.wait()
+        database_started = _backend_cpu_seconds(backend)
+        python_started = time.process_time()
         started = time.perf_counter()
         deadline = started + seconds
         while time.perf_counter() < deadline:
@@ -260,7 +285,22 @@ def _worker(kind, player_ids, key_prefix, seconds, barrier, results) -> None:
                 operations += 1
             except Exception:  # noqa: BLE001 (counted and reported, not hidden)
                 failures += 1
-        results.put(WorkerResult(operations, failures, time.perf_counter() - started))
+        elapsed = time.perf_counter() - started
+        database_ended = _backend_cpu_seconds(backend)
+        database_cpu = (
+            None
+            if database_started is None or database_ended is None
+            else database_ended - database_started
+        )
+        results.put(
+            WorkerResult(
+                operations,
+                failures,
+                elapsed,
+                time.process_time() - python_started,
+                database_cpu,
+            )
+        )
     except Exception as exc:  # noqa: BLE001
         barrier.abort()
         results.put(exc)
@@ -270,9 +310,9 @@ def _worker(kind, player_ids, key_prefix, seconds, barrier, results) -> None:
 
 def service_rate(
     *, kind: str, player_groups: list[tuple[int, ...]], seconds: float, run_id: str
-) -> tuple[float, int]:
-    """Operations per second over all workers (one process per player group), and
-    the number of failed operations."""
+) -> ServiceFigures:
+    """Operations per second over all workers (one process per player group), the
+    failed operations, and the CPU each operation cost in the worker and its backend."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(len(player_groups))
     results = context.Queue()
@@ -293,5 +333,13 @@ def service_rate(
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
         raise RuntimeError(f"benchmark worker failed: {errors[0]!r}") from errors[0]
-    rate = sum(o.operations / o.elapsed for o in outcomes)
-    return rate, sum(o.failures for o in outcomes)
+    operations = sum(o.operations for o in outcomes) or 1
+    database = [o.database_cpu for o in outcomes]
+    return ServiceFigures(
+        rate=sum(o.operations / o.elapsed for o in outcomes),
+        failures=sum(o.failures for o in outcomes),
+        python_cpu_us=1e6 * sum(o.python_cpu for o in outcomes) / operations,
+        database_cpu_us=(
+            None if None in database else 1e6 * sum(database) / operations
+        ),
+    )

@@ -116,15 +116,17 @@ class Command(BaseCommand):
                         ("transfer", transfer_pairs),
                         ("deposit", deposit_players),
                     ):
-                        rate, failed = benchmark.service_rate(
+                        measured = benchmark.service_rate(
                             kind=kind,
                             player_groups=groups[:n],
                             seconds=seconds,
                             run_id=run_id,
                         )
-                        failures += failed
-                        figures.add(f"{kind}:{n}", rate)
-                        line.append(f"{kind}s w{n} {rate:,.0f}/s")
+                        failures += measured.failures
+                        figures.add(f"{kind}:{n}", measured.rate)
+                        figures.add(f"{kind}:{n}:python", measured.python_cpu_us)
+                        figures.add(f"{kind}:{n}:database", measured.database_cpu_us)
+                        line.append(f"{kind}s w{n} {measured.rate:,.0f}/s")
                 out.write(f"round {number}: " + " | ".join(line) + "\n")
         finally:
             if pgbench_db:
@@ -183,6 +185,17 @@ class Command(BaseCommand):
         scaling = ratio(f"deposit:{high}", f"deposit:{low}")
         versus = ratio(f"transfer:{high}", f"pgbench:{high}")
         out.write(f"deposits {high} workers vs {low}: {shown(scaling)}\n")
+        for kind in ("transfer", "deposit"):
+            for n in (low, high):
+                python = figures.median(f"{kind}:{n}:python")
+                database = figures.median(f"{kind}:{n}:database")
+                if python is None:
+                    continue
+                backend = "n/a" if database is None else f"{database:,.0f}"
+                out.write(
+                    f"CPU per {kind} at {n} worker(s): Python {python:,.0f} us, "
+                    f"PostgreSQL backend {backend} us\n"
+                )
         out.write(f"failed service operations: {failures}\n")
         verdicts = [
             (
