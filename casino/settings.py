@@ -145,3 +145,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The ledger's posting call runs as a server-side prepared statement (docs/ledger.md).
+# Set False behind PgBouncer in transaction mode older than 1.21 (or without
+# max_prepared_statements), which cannot route prepared statements.
+WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)

@@ -275,6 +275,18 @@ def test_unknown_currency_is_refused_before_any_account_exists(player):
     assert not Account.objects.filter(player=player).exists()
 
 
+def test_posting_without_prepared_statements_behaves_the_same(settings, player):
+    """WALLET_PREPARED_POSTING=False (PgBouncer in transaction mode) takes the plain
+    server-side-binding call; on SQLite the setting changes nothing."""
+    settings.WALLET_PREPARED_POSTING = False
+    first = _deposit(player, 700, "dep:unprepared")
+    again = _deposit(player, 700, "dep:unprepared")
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        debit(player, 701)
+    assert (again.transaction_id, again.replayed) == (first.transaction_id, True)
+    assert available_of(player) == 700
+
+
 # --- actor and audit ---------------------------------------------------------------
 
 
