@@ -53,3 +53,30 @@ def test_bench_prints_every_figure_and_a_clean_invariant_check():
 def test_bench_refuses_to_run_without_postgresql():
     with pytest.raises(CommandError, match="needs PostgreSQL"):
         call_command("bench_ledger", stdout=StringIO())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_bench_without_pgbench_says_so_and_still_measures_the_service(monkeypatch):
+    monkeypatch.setattr("wallet.benchmark.pgbench_path", lambda: None)
+    out = StringIO()
+    call_command(
+        "bench_ledger",
+        "--seconds",
+        "0.2",
+        "--rounds",
+        "1",
+        "--tenant",
+        "bench-nopg",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "pgbench is not installed" in text
+    assert re.search(r"pgbench TPC-B-like \(TPS\)\s+n/a\s+n/a", text)
+    assert re.search(r"ratio to pgbench\s+n/a\s+n/a", text)
+    assert re.search(r"ledger transfers \(/s\)\s+[\d,]+\s+[\d,]+", text)
+    assert (
+        "target: transfers at 8 workers >= 1.0x pgbench at 8 clients: not measured"
+        in (text)
+    )
+    assert "Dropped scratch database" not in text
