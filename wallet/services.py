@@ -194,16 +194,15 @@ def transaction_post(
         metadata=metadata or {},
         reverses_id=reverses_id,
     )
-    if result_status == "conflict":
+    return _posting_result(result_status, transaction_id, idempotency_key)
+
+
+def _posting_result(status: str, transaction_id: int, key: str) -> PostingResult:
+    if status == "conflict":
         raise IdempotencyKeyReuseConflict(
-            details={
-                "idempotency_key": idempotency_key,
-                "transaction_id": transaction_id,
-            }
+            details={"idempotency_key": key, "transaction_id": transaction_id}
         )
-    return PostingResult(
-        transaction_id=transaction_id, replayed=result_status == "replayed"
-    )
+    return PostingResult(transaction_id=transaction_id, replayed=status == "replayed")
 
 
 def _raise_from_database(exc: DatabaseError) -> None:
@@ -244,19 +243,23 @@ def _post_postgres(
         [line.amount_minor for line in lines],
         [line.account.currency for line in lines],
     )
-    # Outside any transaction the single statement is its own transaction (one round
-    # trip, triggers checked at its end); inside one it joins the caller's.
+    return _run_posting_call(sql.CALL, params)
+
+
+def _run_posting_call(statement: str, params: tuple) -> tuple[str, int | None]:
+    """Outside any transaction the single statement is its own transaction (one round
+    trip, triggers checked at its end); inside one it joins the caller's."""
     try:
         if connection.in_atomic_block:
             with transaction.atomic(savepoint=False):
-                return _call_post_function(params)
-        return _call_post_function(params)
+                return _call_post_function(statement, params)
+        return _call_post_function(statement, params)
     except DatabaseError as exc:
         _raise_from_database(exc)
         raise
 
 
-def _call_post_function(params: tuple) -> tuple[str, int]:
+def _call_post_function(statement: str, params: tuple) -> tuple[str, int | None]:
     """The hot path's one round trip, as a prepared statement.
 
     Django's cursors bind parameters on the client and Django turns psycopg's
@@ -274,12 +277,12 @@ def _call_post_function(params: tuple) -> tuple[str, int]:
         pg = connection.connection
         with psycopg.Cursor(pg) as cursor:
             if not settings.WALLET_PREPARED_POSTING:
-                cursor.execute(sql.CALL, params)
+                cursor.execute(statement, params)
                 return cursor.fetchone()
             threshold = pg.prepare_threshold
             pg.prepare_threshold = 0  # for this statement only
             try:
-                cursor.execute(sql.CALL, params, prepare=True)
+                cursor.execute(statement, params, prepare=True)
             finally:
                 pg.prepare_threshold = threshold
             return cursor.fetchone()
@@ -400,6 +403,51 @@ def _post_portable(
     return "posted", txn.pk
 
 
+def _post_player_movement_postgres(
+    *,
+    player: Player,
+    currency: str,
+    system_kind: str,
+    provider: str,
+    player_amount: int,
+    kind: str,
+    idempotency_key: str,
+    actor: Actor,
+    reference: str,
+    description: str,
+) -> PostingResult | None:
+    """PostgreSQL: a player credit (``player_amount`` > 0) or debit in one round trip,
+    the accounts found inside the database (wallet_post_player_movement). ``None``
+    when an account does not exist yet (the caller creates them and posts)."""
+    exponent_of(currency)
+    request = audit_context.current()
+    status, transaction_id = _run_posting_call(
+        sql.MOVEMENT_CALL,
+        (
+            player.tenant_id,
+            kind,
+            idempotency_key,
+            reference,
+            description,
+            actor.type,
+            actor.user_id,
+            actor.player_id,
+            actor.label,
+            request.request_id,
+            request.ip,
+            "{}",
+            player.pk,
+            currency,
+            system_kind,
+            provider,
+            player_amount,
+        ),
+    )
+    if status == "missing":
+        return None
+    return _posting_result(status, transaction_id, idempotency_key)
+
+
 # --- player-facing movements -----------------------------------------------------------
 
 
@@ -423,6 +471,21 @@ def player_credit(
         )
     if source_kind in PLAYER_KINDS:
         raise ValueError("player_credit moves money from a system account")
+    if connection.vendor == "postgresql":
+        result = _post_player_movement_postgres(
+            player=player,
+            currency=currency,
+            system_kind=source_kind,
+            provider=provider,
+            player_amount=amount_minor,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reference=reference,
+            description=description,
+        )
+        if result is not None:
+            return result
     available, source = _movement_accounts(
         player=player, currency=currency, system_kind=source_kind, provider=provider
     )
@@ -460,6 +523,21 @@ def player_debit(
         )
     if destination_kind in PLAYER_KINDS:
         raise ValueError("player_debit moves money to a system account")
+    if connection.vendor == "postgresql":
+        result = _post_player_movement_postgres(
+            player=player,
+            currency=currency,
+            system_kind=destination_kind,
+            provider=provider,
+            player_amount=-amount_minor,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reference=reference,
+            description=description,
+        )
+        if result is not None:
+            return result
     available, destination = _movement_accounts(
         player=player,
         currency=currency,

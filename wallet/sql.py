@@ -136,6 +136,87 @@ END
 $fn$;
 """
 
+# The request fingerprint, exactly as ``services._fingerprint`` computes it in Python
+# (sha256 of "kind|reference|reverses|sorted account:amount parts"; "C" collation sorts
+# by code point like Python's ``sorted``), for postings whose accounts the database
+# resolves itself. tests/ledger/test_services.py checks that both agree.
+REQUEST_HASH_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION wallet_request_hash(
+    p_kind text, p_reference text, p_reverses_id bigint,
+    p_account_ids bigint[], p_amounts bigint[]
+) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT encode(sha256(convert_to(
+        p_kind || '|' || p_reference || '|' || coalesce(p_reverses_id::text, '') || '|'
+        || (SELECT string_agg(part, ',' ORDER BY part COLLATE "C")
+              FROM (SELECT x.account_id::text || ':' || x.amount::text AS part
+                      FROM unnest(p_account_ids, p_amounts) AS x(account_id, amount)) p),
+        'UTF8')), 'hex')
+$fn$;
+"""
+
+# A player credit or debit in one round trip: find the player's available account and
+# the tenant's system account by what identifies them, then post through
+# wallet_post_transaction. Returns ('missing', NULL) when either account does not exist
+# yet; the service then creates them and posts the portable way (first use only).
+# Installed by migration 0004.
+MOVEMENT_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION wallet_post_player_movement(
+    p_tenant_id bigint, p_kind text, p_idempotency_key text,
+    p_reference text, p_description text, p_actor_type text, p_actor_user_id integer,
+    p_actor_player_id bigint, p_actor_label text, p_request_id text, p_ip inet,
+    p_metadata jsonb,
+    p_player_id bigint, p_currency text, p_system_kind text, p_provider text,
+    p_player_amount bigint
+) RETURNS TABLE (status text, txn_id bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_player bigint;
+    v_system bigint;
+    v_ids bigint[];
+    v_amounts bigint[];
+BEGIN
+    SELECT a.id INTO v_player FROM wallet_account a
+     WHERE a.tenant_id = p_tenant_id AND a.player_id = p_player_id
+       AND a.kind = 'player_available' AND a.currency = p_currency;
+    SELECT a.id INTO v_system FROM wallet_account a
+     WHERE a.tenant_id = p_tenant_id AND a.player_id IS NULL
+       AND a.kind = p_system_kind AND a.currency = p_currency
+       AND a.provider = p_provider;
+    IF v_player IS NULL OR v_system IS NULL THEN
+        RETURN QUERY SELECT 'missing'::text, NULL::bigint;
+        RETURN;
+    END IF;
+    -- The same lines, in the same order, as services.player_credit / player_debit.
+    IF p_player_amount > 0 THEN
+        v_ids := ARRAY[v_system, v_player];
+        v_amounts := ARRAY[-p_player_amount, p_player_amount];
+    ELSE
+        v_ids := ARRAY[v_player, v_system];
+        v_amounts := ARRAY[p_player_amount, -p_player_amount];
+    END IF;
+    RETURN QUERY SELECT * FROM wallet_post_transaction(
+        p_tenant_id, p_kind, p_idempotency_key,
+        wallet_request_hash(p_kind, p_reference, NULL, v_ids, v_amounts),
+        p_reference, p_description, p_actor_type, p_actor_user_id, p_actor_player_id,
+        p_actor_label, p_request_id, p_ip, NULL, p_metadata,
+        v_ids, v_amounts, ARRAY[p_currency, p_currency]);
+END
+$fn$;
+"""
+
+DROP_MOVEMENT_FUNCTIONS = r"""
+DROP FUNCTION IF EXISTS wallet_post_player_movement(
+    bigint, text, text, text, text, text, integer, bigint, text, text, inet, jsonb,
+    bigint, text, text, text, bigint);
+DROP FUNCTION IF EXISTS wallet_request_hash(text, text, bigint, bigint[], bigint[]);
+"""
+
+MOVEMENT_CALL = (
+    "SELECT status, txn_id FROM wallet_post_player_movement("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
 ENTRY_BALANCED_TRIGGER = r"""
 CREATE OR REPLACE FUNCTION wallet_entry_transaction_balances() RETURNS trigger
 LANGUAGE plpgsql AS $fn$

@@ -98,6 +98,50 @@ def test_same_key_with_different_lines_is_a_conflict(player):
     assert ledger_snapshot(tenant_id=player.tenant_id) == before
 
 
+def test_credit_and_the_same_lines_through_transaction_post_share_one_fingerprint(
+    player,
+):
+    """On PostgreSQL a credit to existing accounts is fingerprinted by the database
+    (wallet_request_hash); it must agree with the Python fingerprint either way round."""
+    _deposit(player, 5000, "dep:opening")  # creates the accounts
+    available, _ = services.player_accounts_get_or_create(player=player, currency="EUR")
+    clearing = Account.objects.get(
+        tenant=player.tenant, kind=Account.Kind.PSP_CLEARING, provider="stripe"
+    )
+    lines = [
+        services.PostingLine(clearing, -300),
+        services.PostingLine(available, 300),
+    ]
+
+    def post(key):
+        return services.transaction_post(
+            tenant_id=player.tenant_id,
+            kind=JournalTransaction.Kind.DEPOSIT,
+            lines=lines,
+            idempotency_key=key,
+            actor=SYSTEM,
+        )
+
+    credited = _deposit(player, 300, "dep:a")
+    assert post("dep:a") == services.PostingResult(credited.transaction_id, True)
+    posted = post("dep:b")
+    assert _deposit(player, 300, "dep:b") == services.PostingResult(
+        posted.transaction_id, True
+    )
+    stored = JournalTransaction.objects.get(pk=credited.transaction_id).request_hash
+    assert stored == services._fingerprint("deposit", lines, "", None)
+    assert available_of(player) == 5600
+
+
+def test_debit_replay_after_the_balance_changed_is_still_a_replay(player):
+    fund(player, 1000)
+    first = debit(player, 1000, key="debit:all")
+    fund(player, 50)
+    again = debit(player, 1000, key="debit:all")
+    assert (again.transaction_id, again.replayed) == (first.transaction_id, True)
+    assert available_of(player) == 50
+
+
 def test_same_key_on_another_tenant_is_a_separate_posting(player):
     other = PlayerFactory()
     first = _deposit(player, 5000, "dep:1")
