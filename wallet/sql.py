@@ -1,4 +1,4 @@
-"""PostgreSQL's one-round-trip posting function, and the zero-sum trigger.
+"""PostgreSQL's posting functions and the zero-sum trigger.
 
 ``wallet_post_transaction`` does, inside the database, exactly what
 ``services._post_portable`` does in Python: claim the idempotency key, refuse accounts
@@ -7,21 +7,26 @@ order (refusing any that would go negative), insert the entries with balances af
 and write the audit event. System accounts are never locked or updated: their balance
 is derived from entries.
 
-Installed by migration 0002 (first version, kept below as ``POST_FUNCTION_0002`` so
-0003 can be reversed) and replaced by 0003 with the leaner ``POST_FUNCTION``: each player
-account is checked, locked and changed by one UPDATE (the first version read the
-accounts three times: to validate, to pick the player rows, and again for the balances
-after), and the entries and the audit event are written by one statement. Measured
-with the backend's own CPU time per posting, that is about a quarter less work. A later change ships as a new migration that
-runs ``CREATE OR REPLACE`` again; an applied migration is never edited.
+History (a change ships as a new migration that runs ``CREATE OR REPLACE`` again; an
+applied migration is never edited):
 
-The zero-sum check is a plain deferred constraint trigger (``ENTRY_BALANCED_TRIGGER``,
-migration 0003), which also checks each entry's account (exists, same tenant and
-currency) in place of the foreign key that would lock it (see ``Entry.account``). It used to be declared through django-pgtrigger, whose generated
-function first calls ``_pgtrigger_should_ignore``; that helper opens a PL/pgSQL
-exception block (a subtransaction) on every call, which cost about 100 µs for each
-entry inserted, more than the rest of the check. The append-only triggers stay in
-pgtrigger: they fire on UPDATE and DELETE only, never on the posting path.
+- 0002 installed the first version (kept below as ``POST_FUNCTION_0002`` so 0003 can
+  be reversed).
+- 0003 replaced it with the leaner ``POST_FUNCTION``: each player account is checked,
+  locked and changed by one UPDATE (the first version read the accounts three times:
+  to validate, to pick the player rows, and again for the balances after), and the
+  entries and the audit event are written by one statement; about a quarter less
+  backend CPU per posting. It also installed ``ENTRY_BALANCED_TRIGGER``, a plain
+  deferred constraint trigger for the zero-sum check that also checks each entry's
+  account (exists, same tenant and currency) in place of the foreign key, whose check
+  would lock the account row (see ``Entry.account``). The zero-sum check used to be a
+  pgtrigger declaration, whose generated function first calls
+  ``_pgtrigger_should_ignore``, which opens a PL/pgSQL exception block (a
+  subtransaction) on every call: in a bulk measurement that tripled the cost of each
+  firing, and this trigger fires for every entry. The append-only triggers stay in
+  pgtrigger: they fire on UPDATE and DELETE only, never on the posting path.
+- 0004 added ``wallet_post_player_movement`` (credits and debits in one round trip,
+  the accounts found inside the database) and ``wallet_request_hash``.
 """
 
 POST_FUNCTION = r"""
