@@ -180,3 +180,8 @@ STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 ADYEN_CHECKOUT_BASE_URL = env.str("ADYEN_CHECKOUT_BASE_URL", default="")
 ADYEN_TRANSFERS_BASE_URL = env.str("ADYEN_TRANSFERS_BASE_URL", default="")
 ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
+
+# The ledger's posting call runs as a server-side prepared statement (docs/ledger.md).
+# Set False behind PgBouncer in transaction mode older than 1.21 (or without
+# max_prepared_statements), which cannot route prepared statements.
+WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)

@@ -67,6 +67,21 @@ class Account(models.Model):
                 name="account_unique_system_kind_currency_provider",
             ),
         ]
+        # Entries point at their account without a foreign-key constraint (see
+        # Entry.account), so the database keeps that reference sound this way: an
+        # account is never deleted, and what identifies it never changes. Only the
+        # cached balance of a player account is updated. The WHEN condition keeps the
+        # balance UPDATE of every posting from calling the trigger function at all.
+        triggers = [
+            pgtrigger.Protect(name="account_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="account_identity_frozen",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    "tenant", "player", "kind", "currency", "provider"
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         owner = (
@@ -100,21 +115,26 @@ class JournalTransaction(models.Model):
         SYSTEM = "system", "System"
         PSP = "psp", "PSP"
 
+    # No separate index: the idempotency key's unique (tenant, key) and
+    # journal_txn_tenant_kind both lead with tenant.
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
-    reference = models.CharField(max_length=200, blank=True, db_index=True)
+    reference = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    # Indexed only where set (see Meta.indexes): most postings are by the system or
+    # a PSP, and an index entry per NULL would be paid on every posting.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     actor_player = models.ForeignKey(
         "casino.Player",
@@ -122,6 +142,7 @@ class JournalTransaction(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=200)
     request_id = models.CharField(max_length=64, blank=True)
@@ -146,7 +167,20 @@ class JournalTransaction(models.Model):
         indexes = [
             models.Index(
                 fields=["tenant", "kind", "-id"], name="journal_txn_tenant_kind"
-            )
+            ),
+            # A plain btree for equality lookups by reference (db_index=True on a
+            # CharField would add a second, pattern-ops index to every posting).
+            models.Index(fields=["reference"], name="journal_txn_reference"),
+            models.Index(
+                fields=["actor_user"],
+                condition=Q(actor_user__isnull=False),
+                name="journal_txn_actor_user",
+            ),
+            models.Index(
+                fields=["actor_player"],
+                condition=Q(actor_player__isnull=False),
+                name="journal_txn_actor_player",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(
@@ -166,8 +200,20 @@ class Entry(models.Model):
     transaction = models.ForeignKey(
         JournalTransaction, on_delete=models.PROTECT, related_name="entries"
     )
+    # No foreign-key constraint in the database: its check would take a KEY SHARE
+    # row lock on the account for every entry, and a tenant's PSP clearing account is
+    # on every deposit, so all deposits of a brand would queue on that one row's lock
+    # bookkeeping. The deferred trigger wallet_entry_transaction_balances checks
+    # instead, without a lock, that the account exists in the entry's tenant and
+    # currency; accounts can be neither deleted nor re-identified (Account triggers).
+    # No separate index either: entry_account_recent (account, -id) serves every
+    # lookup by account, and each index costs an insert on the posting path.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="entries"
+        Account,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
     currency = models.CharField(max_length=3)
     amount_minor = models.BigIntegerField()
@@ -187,25 +233,12 @@ class Entry(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["account", "-id"], name="entry_account_recent")]
+        # The zero-sum check per transaction and currency is a deferred constraint
+        # trigger installed by migration 0005 (wallet/sql.py explains why it is not
+        # declared here through pgtrigger).
         triggers = [
             pgtrigger.Protect(
                 name="entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete
-            ),
-            pgtrigger.Trigger(
-                name="entry_transaction_balances",
-                operation=pgtrigger.Insert,
-                when=pgtrigger.After,
-                timing=pgtrigger.Deferred,
-                func="""
-                IF (SELECT COALESCE(SUM(amount_minor), 0) FROM wallet_entry
-                    WHERE transaction_id = NEW.transaction_id AND currency = NEW.currency) <> 0
-                THEN
-                    RAISE EXCEPTION 'LEDGER_UNBALANCED_TRANSACTION'
-                        USING DETAIL = format('transaction %s currency %s',
-                                              NEW.transaction_id, NEW.currency);
-                END IF;
-                RETURN NULL;
-                """,
             ),
         ]
 

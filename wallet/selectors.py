@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from casino.models import Player
 from wallet.exceptions import DepositNotFound
@@ -87,8 +88,9 @@ def system_account_list_with_balances(*, tenant_id: int) -> list[tuple[Account, 
 
 def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     """Every violation of the ledger's invariants, as readable lines (empty = clean):
-    each transaction balances per currency, each cached player balance equals the sum
-    of its entries, no player balance is negative, held balances equal pending holds."""
+    each transaction balances per currency, each entry is in its account's currency
+    and tenant, each cached player balance equals the sum of its entries, no player
+    balance is negative, held balances equal pending holds."""
     scope = Q() if tenant_id is None else Q(tenant_id=tenant_id)
     problems: list[str] = []
 
@@ -108,21 +110,40 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         for txn_id in empty.values_list("id", flat=True)
     ]
 
-    players = Account.objects.filter(scope, kind__in=PLAYER_KINDS).annotate(
-        derived=Sum("entries__amount_minor")
+    strays = Entry.objects.filter(scope).exclude(
+        currency=F("account__currency"), tenant_id=F("account__tenant_id")
     )
-    for account in players.exclude(balance_minor=F("derived")).exclude(
-        balance_minor=0, derived__isnull=True
-    ):
-        problems.append(
-            f"account {account.pk} caches {account.balance_minor} but its entries sum to "
-            f"{account.derived or 0}"
+    problems += [
+        f"entry {pk} on account {account_id} is in {currency} for tenant {tenant_id}, "
+        f"its account in {account_currency} for tenant {account_tenant_id}"
+        for pk, account_id, currency, tenant_id, account_currency, account_tenant_id in (
+            strays.values_list(
+                "pk",
+                "account_id",
+                "currency",
+                "tenant_id",
+                "account__currency",
+                "account__tenant_id",
+            )
         )
+    ]
+
+    # Coalesce: an account without entries derives 0 (a bare SUM would be NULL, and
+    # NULL compares as neither equal nor different, hiding a drifted cached balance).
+    players = Account.objects.filter(scope, kind__in=PLAYER_KINDS).annotate(
+        derived=Coalesce(Sum("entries__amount_minor"), 0)
+    )
+    problems += [
+        f"account {pk} caches {balance} but its entries sum to {derived}"
+        for pk, balance, derived in players.exclude(
+            balance_minor=F("derived")
+        ).values_list("pk", "balance_minor", "derived")
+    ]
     problems += [
         f"account {pk} is negative ({balance})"
-        for pk, balance in players.filter(balance_minor__lt=0).values_list(
-            "pk", "balance_minor"
-        )
+        for pk, balance in Account.objects.filter(
+            scope, kind__in=PLAYER_KINDS, balance_minor__lt=0
+        ).values_list("pk", "balance_minor")
     ]
 
     pending = {

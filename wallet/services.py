@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Sum
@@ -122,6 +123,47 @@ def system_account_get_or_create(
     return account
 
 
+_MOVEMENT_ACCOUNTS = """
+    SELECT * FROM wallet_account
+     WHERE tenant_id = %s AND currency = %s
+       AND ((player_id = %s AND kind = 'player_available')
+            OR (player_id IS NULL AND kind = %s AND provider = %s))
+"""
+
+
+def _movement_accounts(
+    *, player: Player, currency: str, system_kind: str, provider: str
+) -> tuple[Account, Account]:
+    """The player's available account and the tenant's ``system_kind`` account, for a
+    credit or a debit: one query when both exist (every movement but the first),
+    created on first use.
+
+    A raw query on purpose: this runs before every deposit, and building the same
+    two-branch filter through the ORM cost about 0.4 ms of Python per call, more than
+    the posting itself.
+    """
+    exponent_of(currency)
+    available = system = None
+    for account in Account.objects.raw(
+        _MOVEMENT_ACCOUNTS,
+        [player.tenant_id, currency, player.pk, system_kind, provider],
+    ):
+        if account.player_id is None:
+            system = account
+        else:
+            available = account
+    if available is None:
+        available, _ = player_accounts_get_or_create(player=player, currency=currency)
+    if system is None:
+        system = system_account_get_or_create(
+            tenant_id=player.tenant_id,
+            kind=system_kind,
+            currency=currency,
+            provider=provider,
+        )
+    return available, system
+
+
 # --- posting ---------------------------------------------------------------------------
 
 
@@ -185,16 +227,15 @@ def transaction_post(
         metadata=metadata or {},
         reverses_id=reverses_id,
     )
-    if result_status == "conflict":
+    return _posting_result(result_status, transaction_id, idempotency_key)
+
+
+def _posting_result(status: str, transaction_id: int, key: str) -> PostingResult:
+    if status == "conflict":
         raise IdempotencyKeyReuseConflict(
-            details={
-                "idempotency_key": idempotency_key,
-                "transaction_id": transaction_id,
-            }
+            details={"idempotency_key": key, "transaction_id": transaction_id}
         )
-    return PostingResult(
-        transaction_id=transaction_id, replayed=result_status == "replayed"
-    )
+    return PostingResult(transaction_id=transaction_id, replayed=status == "replayed")
 
 
 def _raise_from_database(exc: DatabaseError) -> None:
@@ -205,7 +246,9 @@ def _raise_from_database(exc: DatabaseError) -> None:
             details={"account_id": int(diag.message_detail)}
         ) from exc
     if message == "LEDGER_ACCOUNT_MISMATCH":
-        raise LedgerAccountMismatch() from exc
+        raise LedgerAccountMismatch(
+            details={"account_id": int(diag.message_detail)}
+        ) from exc
     if message == "LEDGER_UNBALANCED_TRANSACTION":
         raise UnbalancedTransaction(details={"database": diag.message_detail}) from exc
 
@@ -233,19 +276,49 @@ def _post_postgres(
         [line.amount_minor for line in lines],
         [line.account.currency for line in lines],
     )
-    # Outside any transaction the single statement is its own transaction (one round
-    # trip, triggers checked at its end); inside one it joins the caller's.
+    return _run_posting_call(sql.CALL, params)
+
+
+def _run_posting_call(statement: str, params: tuple) -> tuple[str, int | None]:
+    """Outside any transaction the single statement is its own transaction (one round
+    trip, triggers checked at its end); inside one it joins the caller's."""
     try:
         if connection.in_atomic_block:
-            with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-                cursor.execute(sql.CALL, params)
-                return cursor.fetchone()
-        with connection.cursor() as cursor:
-            cursor.execute(sql.CALL, params)
-            return cursor.fetchone()
+            with transaction.atomic(savepoint=False):
+                return _call_post_function(statement, params)
+        return _call_post_function(statement, params)
     except DatabaseError as exc:
         _raise_from_database(exc)
         raise
+
+
+def _call_post_function(statement: str, params: tuple) -> tuple[str, int | None]:
+    """The hot path's one round trip, as a prepared statement.
+
+    Django's cursors bind parameters on the client and Django turns psycopg's
+    prepared statements off (for connection poolers), so the server would parse and
+    plan the call anew every time. Here a server-side-binding psycopg cursor on the
+    same connection (same transaction) prepares this one statement once per
+    connection: about 15-25 % more postings per second from one client in pgbench's
+    own comparison. ``WALLET_PREPARED_POSTING = False`` turns it off (PgBouncer in
+    transaction mode before 1.21). Errors still come out as Django's
+    ``DatabaseError``; the call does not appear in ``connection.queries``.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.validate_no_broken_transaction()
+        pg = connection.connection
+        with psycopg.Cursor(pg) as cursor:
+            if not settings.WALLET_PREPARED_POSTING:
+                cursor.execute(statement, params)
+                return cursor.fetchone()
+            threshold = pg.prepare_threshold
+            pg.prepare_threshold = 0  # for this statement only
+            try:
+                cursor.execute(statement, params, prepare=True)
+            finally:
+                pg.prepare_threshold = threshold
+            return cursor.fetchone()
 
 
 def _post_portable(
@@ -363,6 +436,51 @@ def _post_portable(
     return "posted", txn.pk
 
 
+def _post_player_movement_postgres(
+    *,
+    player: Player,
+    currency: str,
+    system_kind: str,
+    provider: str,
+    player_amount: int,
+    kind: str,
+    idempotency_key: str,
+    actor: Actor,
+    reference: str,
+    description: str,
+) -> PostingResult | None:
+    """PostgreSQL: a player credit (``player_amount`` > 0) or debit in one round trip,
+    the accounts found inside the database (wallet_post_player_movement). ``None``
+    when an account does not exist yet (the caller creates them and posts)."""
+    exponent_of(currency)
+    request = audit_context.current()
+    status, transaction_id = _run_posting_call(
+        sql.MOVEMENT_CALL,
+        (
+            player.tenant_id,
+            kind,
+            idempotency_key,
+            reference,
+            description,
+            actor.type,
+            actor.user_id,
+            actor.player_id,
+            actor.label,
+            request.request_id,
+            request.ip,
+            "{}",
+            player.pk,
+            currency,
+            system_kind,
+            provider,
+            player_amount,
+        ),
+    )
+    if status == "missing":
+        return None
+    return _posting_result(status, transaction_id, idempotency_key)
+
+
 # --- player-facing movements -----------------------------------------------------------
 
 
@@ -384,12 +502,25 @@ def player_credit(
         raise ValidationFailed(
             "Credit amounts are positive.", details={"amount_minor": amount_minor}
         )
-    available, _ = player_accounts_get_or_create(player=player, currency=currency)
-    source = system_account_get_or_create(
-        tenant_id=player.tenant_id,
-        kind=source_kind,
-        currency=currency,
-        provider=provider,
+    if source_kind in PLAYER_KINDS:
+        raise ValueError("player_credit moves money from a system account")
+    if connection.vendor == "postgresql":
+        result = _post_player_movement_postgres(
+            player=player,
+            currency=currency,
+            system_kind=source_kind,
+            provider=provider,
+            player_amount=amount_minor,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reference=reference,
+            description=description,
+        )
+        if result is not None:
+            return result
+    available, source = _movement_accounts(
+        player=player, currency=currency, system_kind=source_kind, provider=provider
     )
     return transaction_post(
         tenant_id=player.tenant_id,
@@ -423,11 +554,27 @@ def player_debit(
         raise ValidationFailed(
             "Debit amounts are positive.", details={"amount_minor": amount_minor}
         )
-    available, _ = player_accounts_get_or_create(player=player, currency=currency)
-    destination = system_account_get_or_create(
-        tenant_id=player.tenant_id,
-        kind=destination_kind,
+    if destination_kind in PLAYER_KINDS:
+        raise ValueError("player_debit moves money to a system account")
+    if connection.vendor == "postgresql":
+        result = _post_player_movement_postgres(
+            player=player,
+            currency=currency,
+            system_kind=destination_kind,
+            provider=provider,
+            player_amount=-amount_minor,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reference=reference,
+            description=description,
+        )
+        if result is not None:
+            return result
+    available, destination = _movement_accounts(
+        player=player,
         currency=currency,
+        system_kind=destination_kind,
         provider=provider,
     )
     return transaction_post(
