@@ -1,7 +1,7 @@
 """PostgreSQL's posting functions and the zero-sum trigger.
 
 ``wallet_post_transaction`` does, inside the database, exactly what
-``services._post_portable`` does in Python: claim the idempotency key, refuse accounts
+``wallet.services.ledger._post_portable`` does in Python: claim the idempotency key, refuse accounts
 of another tenant or currency, lock and update the player balances in ascending id
 order (refusing any that would go negative), insert the entries with balances after,
 and write the audit event. System accounts are never locked or updated: their balance

@@ -37,6 +37,7 @@ from wallet.exceptions import (
 )
 from wallet.models import Account, Entry, Hold, JournalTransaction
 from wallet.selectors import account_balance, ledger_invariants_check
+from wallet.services import ledger as ledger_services
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +130,7 @@ def test_credit_and_the_same_lines_through_transaction_post_share_one_fingerprin
         posted.transaction_id, True
     )
     stored = JournalTransaction.objects.get(pk=credited.transaction_id).request_hash
-    assert stored == services._fingerprint("deposit", lines, "", None)
+    assert stored == ledger_services._fingerprint("deposit", lines, "", None)
     assert available_of(player) == 5600
 
 

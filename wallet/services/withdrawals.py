@@ -1,0 +1,552 @@
+"""The withdrawal state machine and its payout attempts, built on ledger holds."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from audit.services import audit_record
+from casino.models import Player
+from common import clock
+from common.actors import Actor
+from common.currency import UnknownCurrency, exponent_of
+from common.errors import (
+    ApplicationError,
+    IdempotencyKeyReuseConflict,
+    IllegalStateTransition,
+    ValidationFailed,
+)
+from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.services import tenant_policy_get
+from wallet.destinations import (
+    destination_encrypt,
+    destination_mask,
+    destination_normalize,
+)
+from wallet.exceptions import (
+    KycRequiredForWithdrawal,
+    PaymentCooldownActive,
+    PaymentRetryLimitExceeded,
+    PayoutRetryNotAllowed,
+    WithdrawalsFrozen,
+)
+from wallet.models import (
+    JournalTransaction,
+    PayoutAttempt,
+    Withdrawal,
+)
+from wallet.services.ledger import hold_place, hold_post, hold_void
+from wallet.services.policies import (
+    withdrawal_amount_bounds_check,
+    withdrawal_auto_approvable,
+    withdrawal_daily_limit_check,
+    withdrawal_velocity_check,
+)
+
+logger = logging.getLogger(__name__)
+
+Kind = JournalTransaction.Kind
+
+
+# --- withdrawals -----------------------------------------------------------------------
+#
+# One state machine for every door (API, admin, payout dispatch). Each service joins
+# the caller's transaction and locks what it changes: the player row for a request
+# (so policy checks and the insert are one step per player), the withdrawal row for
+# everything after. Lock order: player → withdrawal → payout attempt → hold → accounts.
+
+W = Withdrawal.State
+
+_WITHDRAWAL_TRANSITIONS: dict[str, set[str]] = {
+    W.REQUESTED: {W.APPROVED, W.REJECTED, W.CANCELED},
+    W.APPROVED: {W.PAYOUT_PENDING},
+    W.PAYOUT_PENDING: {W.PAID, W.PAYOUT_FAILED},
+    W.PAYOUT_FAILED: {W.PAYOUT_PENDING, W.REJECTED},
+}
+
+
+def _withdrawal_move(withdrawal: Withdrawal, to_state: str) -> str:
+    """Check and apply a transition on a locked row (saved by the caller)."""
+    from_state = withdrawal.state
+    if to_state not in _WITHDRAWAL_TRANSITIONS.get(from_state, set()):
+        raise IllegalStateTransition(
+            entity="withdrawal", from_state=from_state, to_state=to_state
+        )
+    withdrawal.state = to_state
+    return from_state
+
+
+def _withdrawal_lock(withdrawal: Withdrawal) -> Withdrawal:
+    return Withdrawal.objects.select_for_update().get(pk=withdrawal.pk)
+
+
+def _withdrawal_fingerprint(
+    *, amount_minor: int, currency: str, destination: Mapping[str, str]
+) -> str:
+    # Keyed, so the stored hash cannot be used to guess the IBAN it covers.
+    payload = json.dumps(
+        {"amount_minor": amount_minor, "currency": currency, "to": destination},
+        sort_keys=True,
+    )
+    return hmac.new(
+        settings.SECRET_KEY.encode(), payload.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def withdrawal_request(
+    *,
+    player: Player,
+    amount_minor: int,
+    currency: str,
+    destination: Mapping[str, Any],
+    idempotency_key: str,
+    actor: Actor,
+) -> tuple[Withdrawal, bool]:
+    """Record a withdrawal and hold its funds; ``(withdrawal, created)``.
+
+    Takes the player row lock first, so a repeat of the same key, the velocity and
+    daily limits and the balance are checked and written as one step per player. A
+    repeat with the same key and request returns the first withdrawal (created False);
+    with a different request it raises ``IdempotencyKeyReuseConflict``. Below the
+    tenant's auto-approve threshold the withdrawal comes back ``approved``."""
+    normalized = destination_normalize(destination)
+    fingerprint = _withdrawal_fingerprint(
+        amount_minor=amount_minor, currency=currency, destination=normalized
+    )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        existing = Withdrawal.objects.filter(
+            player=locked, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise IdempotencyKeyReuseConflict(
+                    details={"idempotency_key": idempotency_key}
+                )
+            return existing, False
+
+        tenant = locked.tenant
+        policy = tenant_policy_get(tenant=tenant)
+        if not policy.withdrawals_enabled:
+            raise ModuleTemporarilyDisabled(details={"module": "withdrawals"})
+        if locked.withdrawals_frozen:
+            raise WithdrawalsFrozen()
+        if (
+            policy.kyc_required_for_withdrawal
+            and locked.kyc_status != Player.KycStatus.VERIFIED
+        ):
+            raise KycRequiredForWithdrawal(details={"kyc_status": locked.kyc_status})
+        exponent_of(currency)
+        if not tenant.currency_allowed(currency):
+            raise UnknownCurrency(
+                "This brand does not pay out in this currency.",
+                details={"currency": currency},
+            )
+        if type(amount_minor) is not int or amount_minor <= 0:
+            raise ValidationFailed(
+                "The amount must be positive.",
+                details={"fields": {"amount": ["must be greater than zero"]}},
+            )
+        withdrawal_amount_bounds_check(
+            policy=policy, currency=currency, amount_minor=amount_minor
+        )
+        now = clock.now()
+        withdrawal_velocity_check(policy=policy, player=locked, now=now)
+        withdrawal_daily_limit_check(
+            policy=policy,
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            now=now,
+        )
+
+        withdrawal = Withdrawal.objects.create(
+            tenant_id=locked.tenant_id,
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+            destination_encrypted=destination_encrypt(normalized),
+            destination_masked=destination_mask(normalized),
+            requested_at=now,
+        )
+        withdrawal.hold = hold_place(
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            idempotency_key=f"withdrawal:{withdrawal.pk}:hold",
+            actor=actor,
+            reference=f"withdrawal:{withdrawal.pk}",
+        )
+        withdrawal.save(update_fields=["hold", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.requested",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            after={
+                "state": withdrawal.state,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "destination": withdrawal.destination_masked,
+            },
+        )
+        if withdrawal_auto_approvable(
+            policy=policy, currency=currency, amount_minor=amount_minor
+        ):
+            _withdrawal_move(withdrawal, W.APPROVED)
+            withdrawal.auto_approved = True
+            withdrawal.reviewed_at = now
+            withdrawal.save(
+                update_fields=["state", "auto_approved", "reviewed_at", "updated_at"]
+            )
+            audit_record(
+                actor=Actor.system("auto-approve"),
+                action="withdrawal.approved",
+                tenant_id=withdrawal.tenant_id,
+                target=withdrawal,
+                before={"state": W.REQUESTED},
+                after={"state": W.APPROVED, "auto_approved": True},
+            )
+    logger.info(
+        "withdrawal.requested",
+        extra={"withdrawal_id": withdrawal.pk, "state": withdrawal.state},
+    )
+    return withdrawal, True
+
+
+def withdrawal_approve(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """requested → approved; ``(withdrawal, changed)``. Locks the withdrawal row. A
+    repeat (double click, a second operator) changes nothing and audits nothing."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state in (W.APPROVED, W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
+            return locked, False
+        before = _withdrawal_move(locked, W.APPROVED)
+        locked.reviewed_by_id = actor.user_id
+        locked.reviewed_at = clock.now()
+        locked.save(update_fields=["state", "reviewed_by", "reviewed_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.approved",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state},
+        )
+    return locked, True
+
+
+def _withdrawal_release(
+    *, withdrawal: Withdrawal, actor: Actor, to_state: str, action: str, reason: str
+) -> tuple[Withdrawal, bool]:
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state == to_state:
+            return locked, False
+        before = _withdrawal_move(locked, to_state)
+        hold_void(hold=locked.hold, actor=actor)
+        fields = ["state", "updated_at"]
+        if to_state == W.REJECTED:
+            locked.rejection_reason = reason
+            locked.reviewed_by_id = actor.user_id
+            locked.reviewed_at = clock.now()
+            fields += ["rejection_reason", "reviewed_by", "reviewed_at"]
+        locked.save(update_fields=fields)
+        audit_record(
+            actor=actor,
+            action=action,
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state},
+            reason=reason,
+        )
+    return locked, True
+
+
+def withdrawal_reject(
+    *, withdrawal: Withdrawal, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """requested | payout_failed → rejected, the hold voided back to available. A
+    reason is required. Locks the withdrawal row; a repeat is a no-op."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required.", details={"fields": {"reason": ["required"]}}
+        )
+    return _withdrawal_release(
+        withdrawal=withdrawal,
+        actor=actor,
+        to_state=W.REJECTED,
+        action="withdrawal.rejected",
+        reason=reason.strip(),
+    )
+
+
+def withdrawal_cancel(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """The player takes back a withdrawal still awaiting review (requested →
+    canceled, hold voided). Locks the withdrawal row; a repeat is a no-op."""
+    return _withdrawal_release(
+        withdrawal=withdrawal,
+        actor=actor,
+        to_state=W.CANCELED,
+        action="withdrawal.canceled",
+        reason="",
+    )
+
+
+def _payout_attempt_create(
+    *, withdrawal: Withdrawal, number: int, provider: str, actor: Actor
+) -> PayoutAttempt:
+    return PayoutAttempt.objects.create(
+        tenant_id=withdrawal.tenant_id,
+        withdrawal=withdrawal,
+        number=number,
+        provider=provider,
+        idempotency_key=f"withdrawal:{withdrawal.pk}:payout:{number}",
+        actor_label=actor.label,
+        created_at=clock.now(),
+    )
+
+
+def withdrawal_payout_start(
+    *, withdrawal: Withdrawal, provider: str, actor: Actor
+) -> PayoutAttempt | None:
+    """approved → payout_pending with attempt 1 (the caller dispatches it after
+    commit). Locks the withdrawal row; returns None when the payout already started."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        if locked.state in (W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
+            return None
+        before = _withdrawal_move(locked, W.PAYOUT_PENDING)
+        locked.save(update_fields=["state", "updated_at"])
+        attempt = _payout_attempt_create(
+            withdrawal=locked, number=1, provider=provider, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_started",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={"state": locked.state, "attempt": 1, "provider": provider},
+        )
+    return attempt
+
+
+def withdrawal_payout_retry(
+    *,
+    withdrawal: Withdrawal,
+    provider: str,
+    actor: Actor,
+    by_player: bool,
+    after_attempt_id: int | None = None,
+) -> PayoutAttempt | None:
+    """payout_failed → payout_pending with a new attempt (TENANT-POLICY-002).
+
+    Locks the withdrawal row, then checks, in order: the state, whether the player
+    may retry (``PayoutRetryNotAllowed``), the retry limit (retries so far =
+    attempts - 1; ``PaymentRetryLimitExceeded``) and the cooldown since the last
+    attempt (``PaymentCooldownActive``). ``after_attempt_id`` names the failed
+    attempt the caller saw: when a newer one exists the retry already happened and
+    this returns None (a double click)."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        latest = locked.attempts.order_by("-number").first()
+        if (
+            after_attempt_id is not None
+            and latest is not None
+            and latest.pk != after_attempt_id
+        ):
+            return None
+        if locked.state != W.PAYOUT_FAILED or latest is None:
+            raise IllegalStateTransition(
+                entity="withdrawal", from_state=locked.state, to_state=W.PAYOUT_PENDING
+            )
+        policy = tenant_policy_get(tenant=locked.tenant)
+        if by_player and not policy.player_may_retry_payout:
+            raise PayoutRetryNotAllowed(details={"withdrawal_id": locked.pk})
+        retries_used = latest.number - 1
+        if retries_used >= policy.payout_retry_limit:
+            raise PaymentRetryLimitExceeded(
+                details={
+                    "withdrawal_id": locked.pk,
+                    "retry_limit": policy.payout_retry_limit,
+                    "retries_used": retries_used,
+                }
+            )
+        cooldown = policy.payout_cooldown_seconds
+        elapsed = (clock.now() - latest.created_at).total_seconds()
+        if cooldown and elapsed < cooldown:
+            raise PaymentCooldownActive(
+                retry_after=math.ceil(cooldown - elapsed),
+                details={"withdrawal_id": locked.pk, "cooldown_seconds": cooldown},
+            )
+        before = _withdrawal_move(locked, W.PAYOUT_PENDING)
+        locked.save(update_fields=["state", "updated_at"])
+        attempt = _payout_attempt_create(
+            withdrawal=locked, number=latest.number + 1, provider=provider, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_retried",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"state": before},
+            after={
+                "state": locked.state,
+                "attempt": attempt.number,
+                "retries_used": retries_used + 1,
+            },
+        )
+    return attempt
+
+
+def withdrawal_retry_blocked_record(
+    *, withdrawal: Withdrawal, actor: Actor, error: ApplicationError
+) -> None:
+    """Audit a refused retry. Written by the caller in its own transaction after the
+    refused one rolled back, so the refusal leaves this trace and nothing else."""
+    audit_record(
+        actor=actor,
+        action="withdrawal.payout_retry_blocked",
+        tenant_id=withdrawal.tenant_id,
+        target=withdrawal,
+        after={"code": error.code, "details": error.details},
+        reason=error.message,
+    )
+
+
+def payout_attempt_claim(*, attempt_id: int) -> PayoutAttempt | None:
+    """pending → sent, before the provider is called: only one dispatcher sends a
+    given attempt. Locks the attempt row only; None when it was already claimed or
+    resolved (e.g. an operator marked it paid first)."""
+    with transaction.atomic(savepoint=False):
+        attempt = PayoutAttempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.state != PayoutAttempt.State.PENDING:
+            return None
+        attempt.state = PayoutAttempt.State.SENT
+        attempt.save(update_fields=["state"])
+    return attempt
+
+
+def payout_attempt_provider_reference_set(
+    *, attempt: PayoutAttempt, provider_reference: str
+) -> None:
+    """The provider took the payout and will tell us the outcome later."""
+    PayoutAttempt.objects.filter(pk=attempt.pk).update(
+        provider_reference=provider_reference[:200]
+    )
+
+
+def payout_attempt_outcome_unknown(
+    *, attempt: PayoutAttempt, actor: Actor, detail: str = ""
+) -> None:
+    """The provider did not answer (timeout, 5xx). The withdrawal stays
+    payout_pending with its funds held until an operator or a status check learns
+    the outcome: never voided, never retried blindly."""
+    with transaction.atomic(savepoint=False):
+        withdrawal = _withdrawal_lock(attempt.withdrawal)
+        locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.state != PayoutAttempt.State.SENT:
+            return
+        locked.state = PayoutAttempt.State.UNKNOWN
+        locked.save(update_fields=["state"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_outcome_unknown",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            after={"attempt": locked.number, "state": withdrawal.state},
+            reason=detail,
+        )
+
+
+def _open_attempt_lock(*, attempt: PayoutAttempt) -> tuple[Withdrawal, PayoutAttempt]:
+    withdrawal = _withdrawal_lock(attempt.withdrawal)
+    locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+    return withdrawal, locked
+
+
+def withdrawal_payout_succeeded(
+    *, attempt: PayoutAttempt, actor: Actor, provider_reference: str
+) -> tuple[Withdrawal, bool]:
+    """payout_pending → paid: the hold is posted (held → withdrawals in flight).
+    Locks the withdrawal, then the attempt; a repeat is a no-op."""
+    with transaction.atomic(savepoint=False):
+        withdrawal, locked = _open_attempt_lock(attempt=attempt)
+        if locked.state == PayoutAttempt.State.PAID:
+            return withdrawal, False
+        if locked.state not in PayoutAttempt.OPEN_STATES:
+            raise IllegalStateTransition(
+                entity="payout_attempt", from_state=locked.state, to_state="paid"
+            )
+        before = _withdrawal_move(withdrawal, W.PAID)
+        hold_post(hold=withdrawal.hold, actor=actor, provider=locked.provider)
+        locked.state = PayoutAttempt.State.PAID
+        locked.provider_reference = provider_reference[:200]
+        locked.resolved_at = clock.now()
+        locked.save(update_fields=["state", "provider_reference", "resolved_at"])
+        withdrawal.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.paid",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={
+                "state": withdrawal.state,
+                "attempt": locked.number,
+                "reference": locked.provider_reference,
+            },
+        )
+    return withdrawal, True
+
+
+def withdrawal_payout_failed(
+    *, attempt: PayoutAttempt, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """payout_pending → payout_failed; the funds stay held until a retry or a
+    rejection. A reason is required. Locks the withdrawal, then the attempt; a repeat
+    is a no-op."""
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required.", details={"fields": {"reason": ["required"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        withdrawal, locked = _open_attempt_lock(attempt=attempt)
+        if locked.state == PayoutAttempt.State.FAILED:
+            return withdrawal, False
+        if locked.state not in PayoutAttempt.OPEN_STATES:
+            raise IllegalStateTransition(
+                entity="payout_attempt", from_state=locked.state, to_state="failed"
+            )
+        before = _withdrawal_move(withdrawal, W.PAYOUT_FAILED)
+        locked.state = PayoutAttempt.State.FAILED
+        locked.failure_reason = reason.strip()
+        locked.resolved_at = clock.now()
+        locked.save(update_fields=["state", "failure_reason", "resolved_at"])
+        withdrawal.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_failed",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={"state": withdrawal.state, "attempt": locked.number},
+            reason=reason.strip(),
+        )
+    return withdrawal, True
