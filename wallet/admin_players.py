@@ -123,12 +123,12 @@ class PlayerAdmin(TenantScopedAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["email", "display_name", "tenant", "created_at"]}),
+        ("Where is this player's money?", {"fields": ["balances", "pending_holds"]}),
+        ("Recent ledger lines", {"fields": ["recent_ledger"]}),
         (
             "Status (changes are audited)",
             {"fields": ["status", "kyc_status", "withdrawals_frozen", "change_reason"]},
         ),
-        ("Where is this player's money?", {"fields": ["balances", "pending_holds"]}),
-        ("Recent ledger lines", {"fields": ["recent_ledger"]}),
     ]
 
     def get_search_results(self, request, queryset, search_term):
