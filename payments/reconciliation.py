@@ -348,13 +348,13 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
     try:
         with transaction.atomic(durable=True):
             if result.status == "paid":
-                wallet.withdrawal_payout_succeeded(
+                _, changed = wallet.withdrawal_payout_succeeded(
                     attempt=attempt,
                     actor=psp,
                     provider_reference=attempt.provider_reference,
                 )
             else:
-                wallet.withdrawal_payout_failed(
+                _, changed = wallet.withdrawal_payout_failed(
                     attempt=attempt,
                     actor=psp,
                     reason=result.failure_reason or "failed at the PSP",
@@ -363,4 +363,6 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
         return finding(
             "settled_meanwhile", f"already {exc.details.get('from_state')} meanwhile"
         )
+    if not changed:  # the webhook (or an operator) recorded the same outcome first
+        return finding("settled_meanwhile", f"already {result.status} meanwhile")
     return finding(result.status, f"PSP says {result.status}")
