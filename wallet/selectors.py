@@ -270,6 +270,7 @@ def _deposit_postings(*, scope: Q, kind: str) -> dict[int, list[tuple[int, int]]
             )
         )
         .values_list("pk", "reference", "amount")
+        .order_by("pk")
     )
     for pk, reference, amount in rows:
         suffix = reference.removeprefix(_DEPOSIT_REFERENCE)
@@ -302,14 +303,18 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     chargebacks = _deposit_postings(
         scope=scope, kind=JournalTransaction.Kind.CHARGEBACK
     )
-    deposits = Deposit.objects.filter(scope).values_list(
-        "pk",
-        "state",
-        "amount_minor",
-        "currency",
-        "credit_transaction_id",
-        "refunded_minor",
-        "charged_back_minor",
+    deposits = (
+        Deposit.objects.filter(scope)
+        .values_list(
+            "pk",
+            "state",
+            "amount_minor",
+            "currency",
+            "credit_transaction_id",
+            "refunded_minor",
+            "charged_back_minor",
+        )
+        .order_by("pk")
     )
     known = set()
     for pk, state, amount, currency, credit_id, refunded, charged_back in deposits:
@@ -350,8 +355,12 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for pk in sorted(set(credits) - known):
         problems.append(f"credit postings reference deposit {pk}, which does not exist")
 
-    withdrawals = Withdrawal.objects.filter(scope).values_list(
-        "pk", "player_id", "currency", "state", "hold__state", "hold__amount_minor"
+    withdrawals = (
+        Withdrawal.objects.filter(scope)
+        .values_list(
+            "pk", "player_id", "currency", "state", "hold__state", "hold__amount_minor"
+        )
+        .order_by("pk")
     )
     holding: dict[tuple[int, str], int] = {}
     for pk, player_id, currency, state, hold_state, hold_amount in withdrawals:
