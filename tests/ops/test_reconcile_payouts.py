@@ -10,6 +10,7 @@ from django.core.management import CommandError
 from payments.models import PaymentRoute
 from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_approve
 from payments.reconciliation import payouts_reconcile
+from payments.services import psp_config_ensure_simulated
 from tests.adyen.factories import adyen_psp_config
 from tests.ops.conftest import run, run_failing
 from tests.withdrawals.factories import (
@@ -268,3 +269,18 @@ def payouts_reconcile_with_stale_listing(attempt):
         "payments.reconciliation.payout_attempt_open_list", return_value=[attempt]
     ):
         return payouts_reconcile().findings
+
+
+def test_simulated_adyen_payout_is_not_asked_about(simulator, fake_adyen_routes, clock):
+    player = verified_player()
+    PaymentRoute.objects.create(tenant=player.tenant, payout_provider="adyen")
+    psp_config_ensure_simulated(tenant=player.tenant, provider="adyen")
+    withdrawal = sent_to_adyen(player)
+    clock.advance(seconds=2 * HOUR)
+
+    out = run("reconcile_payouts")
+
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+    assert f"SIMULATED payout {withdrawal.pk}" in out
+    assert fake_adyen_routes.requests == []
