@@ -5,18 +5,20 @@ import pytest
 from django.core.management import CommandError
 
 from audit.models import AuditEvent
+from common.actors import Actor
+from payments.services import psp_config_ensure_simulated
 from payments.simulator.events import checkout_session
 from tests.adyen.factories import adyen_psp_config
 from tests.factories import PlayerFactory
 from tests.ops.conftest import DAY, run, run_failing
 from tests.payments.factories import PSPConfigFactory, pending_deposit
 from wallet import services as wallet
-from wallet.models import Deposit, JournalTransaction
+from wallet.models import Deposit
 from wallet.selectors import balance_list
 
 pytestmark = pytest.mark.django_db
 
-SYSTEM_ACTOR = JournalTransaction.ActorType.SYSTEM
+PSP = Actor.psp("stripe")
 
 
 @pytest.fixture
@@ -110,19 +112,13 @@ def test_the_webhook_that_arrives_after_the_flag_still_credits_once(
         amount_minor=5000,
         currency="EUR",
         payment_reference="pi_late",
-        actor=wallet_actor(),
+        actor=PSP,
     )
     out = run("expire_stale_deposits")
 
     [balance] = balance_list(player=player)
     assert balance.available_minor == 5000
     assert "0 examined; nothing to do." in out
-
-
-def wallet_actor():
-    from common.actors import Actor
-
-    return Actor.psp("stripe")
 
 
 def test_unreachable_psp_leaves_the_deposit_and_reports_it(fake_stripe, player, clock):
@@ -245,7 +241,7 @@ def test_deposit_whose_checkout_never_opened_is_expired_by_age(player, clock):
         amount_minor=1000,
         currency="EUR",
         idempotency_key="never-opened",
-        actor=wallet_actor(),
+        actor=PSP,
     )
     clock.advance(seconds=DAY + 2 * 3600)
 
@@ -340,8 +336,6 @@ def test_adyen_unreachable_leaves_the_deposit(fake_adyen_routes, adyen_player, c
 
 
 def test_simulated_psp_is_not_asked_and_the_deposit_expires_by_age(simulator, clock):
-    from payments.services import psp_config_ensure_simulated
-
     player = PlayerFactory()
     psp_config_ensure_simulated(tenant=player.tenant, provider="stripe")
     deposit = stale(player, clock)
@@ -351,4 +345,19 @@ def test_simulated_psp_is_not_asked_and_the_deposit_expires_by_age(simulator, cl
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.EXPIRED
     assert f"EXPIRED_BY_AGE deposit {deposit.pk}" in out
+    assert "simulated PSP, nothing to ask" in out
+
+
+def test_simulated_config_is_not_asked_even_with_the_simulator_switched_off(
+    simulator, settings, clock
+):
+    player = PlayerFactory()
+    psp_config_ensure_simulated(tenant=player.tenant, provider="stripe")
+    deposit = stale(player, clock)
+    settings.PAYMENTS_SIMULATOR_ENABLED = False  # a demo database, served normally
+
+    out = run("expire_stale_deposits")
+
+    deposit.refresh_from_db()
+    assert deposit.state == Deposit.State.EXPIRED
     assert "simulated PSP, nothing to ask" in out
