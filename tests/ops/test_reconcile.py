@@ -10,6 +10,7 @@ from django.db.models import F
 
 from common.actors import Actor
 from payments.providers.manual.operations import manual_payout_mark_paid
+from tests.adyen.factories import adyen_rows
 from tests.factories import PlayerFactory
 from tests.ops.conftest import run, run_failing
 from tests.payments.factories import pending_deposit
@@ -259,3 +260,17 @@ def test_check_ledger_still_passes_a_ledger_that_reconcile_finds_inconsistent():
 
     assert "Ledger clean" in run("check_ledger")
     run_failing("reconcile")
+
+
+def test_adyen_deposit_refund_and_chargeback_through_notifications_reconcile(
+    fake_adyen_routes,
+):
+    player = PlayerFactory()
+    _, deposit = adyen_rows(player.tenant, player)
+    assert deposit.charged_back_minor > 0
+
+    out = run("reconcile", "--tenant", player.tenant.slug)
+
+    assert "Reconciliation clean" in out
+    # 30.00 paid in, 30.00 charged back (the player's cash covered it all).
+    assert f"BALANCE {player.tenant.slug} psp_clearing adyen EUR 0.00 (0)" in out
