@@ -17,6 +17,8 @@ from wallet.models import (
     Entry,
     Hold,
     JournalTransaction,
+    PayoutAttempt,
+    Withdrawal,
 )
 
 
@@ -203,3 +205,220 @@ def deposit_get(*, player: Player, deposit_id: int) -> Deposit:
     if deposit is None:
         raise DepositNotFound(details={"deposit_id": deposit_id})
     return deposit
+
+
+# --- operations: what the cron commands look at ------------------------------------
+
+
+def deposit_stale_list(
+    *, created_before: datetime, tenant_id: int | None = None
+) -> QuerySet[Deposit]:
+    """Deposits still waiting for their PSP (``created`` or ``pending_provider``)
+    that were started before ``created_before``, oldest first. ``tenant_id`` None
+    means every tenant (the cron command's default)."""
+    queryset = Deposit.objects.filter(
+        state__in=[Deposit.State.CREATED, Deposit.State.PENDING_PROVIDER],
+        created_at__lt=created_before,
+    )
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    return queryset.select_related("tenant").order_by("id")
+
+
+def payout_attempt_open_list(
+    *, sent_before: datetime, tenant_id: int | None = None
+) -> QuerySet[PayoutAttempt]:
+    """Payout attempts whose outcome we do not know: ``unknown`` (the provider did
+    not answer) at any age, and ``pending`` / ``sent`` ones created before
+    ``sent_before`` (never dispatched, or waiting at the PSP for long). Only attempts
+    of withdrawals still ``payout_pending``; oldest first."""
+    states = PayoutAttempt.State
+    queryset = PayoutAttempt.objects.filter(
+        Q(state=states.UNKNOWN)
+        | Q(state__in=[states.PENDING, states.SENT], created_at__lt=sent_before),
+        withdrawal__state=Withdrawal.State.PAYOUT_PENDING,
+    )
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    return queryset.select_related("withdrawal", "tenant").order_by("id")
+
+
+# Withdrawal states whose funds are held (the hold is still pending).
+WITHDRAWAL_HOLDING_STATES = (
+    "requested",
+    "approved",
+    "payout_pending",
+    "payout_failed",
+)
+_DEPOSIT_REFERENCE = "deposit:"
+
+
+def _deposit_postings(*, scope: Q, kind: str) -> dict[int, list[tuple[int, int]]]:
+    """``{deposit id: [(transaction id, amount)]}`` for the postings of one kind
+    whose reference is ``deposit:<id>``. The amount of a posting is the sum of its
+    positive entries (a credit: the player's side; a refund or chargeback: what went
+    back to PSP clearing), which does not depend on how the player's share was
+    split between cash and the chargeback receivable."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    rows = (
+        JournalTransaction.objects.filter(
+            scope, kind=kind, reference__startswith=_DEPOSIT_REFERENCE
+        )
+        .annotate(
+            amount=Coalesce(
+                Sum("entries__amount_minor", filter=Q(entries__amount_minor__gt=0)), 0
+            )
+        )
+        .values_list("pk", "reference", "amount")
+        .order_by("pk")
+    )
+    for pk, reference, amount in rows:
+        suffix = reference.removeprefix(_DEPOSIT_REFERENCE)
+        if suffix.isdigit():
+            found.setdefault(int(suffix), []).append((pk, amount))
+    return found
+
+
+def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
+    """Violations of the invariants between deposits, withdrawals and the ledger,
+    as readable lines (empty = clean). Complements ``ledger_invariants_check``:
+
+    - every completed deposit has exactly one credit posting (kind ``deposit``,
+      reference ``deposit:<id>``), it is the deposit's ``credit_transaction``, and
+      its amount is the deposit's; a deposit that is not completed has none;
+    - a deposit's ``refunded_minor`` / ``charged_back_minor`` equal the refund /
+      chargeback postings booked for it (reversals of either are postings of their
+      own and leave those totals as they were, as the services do);
+    - each player's held balance equals the holds of their withdrawals still holding
+      funds (requested, approved, payout_pending, payout_failed), per currency, and
+      each such withdrawal's hold is pending;
+    - no withdrawal is ``paid`` without a posted hold, and none is rejected or
+      canceled with its hold not voided.
+    """
+    scope = Q() if tenant_id is None else Q(tenant_id=tenant_id)
+    problems: list[str] = []
+
+    credits = _deposit_postings(scope=scope, kind=JournalTransaction.Kind.DEPOSIT)
+    refunds = _deposit_postings(scope=scope, kind=JournalTransaction.Kind.REFUND)
+    chargebacks = _deposit_postings(
+        scope=scope, kind=JournalTransaction.Kind.CHARGEBACK
+    )
+    deposits = (
+        Deposit.objects.filter(scope)
+        .values_list(
+            "pk",
+            "state",
+            "amount_minor",
+            "currency",
+            "credit_transaction_id",
+            "refunded_minor",
+            "charged_back_minor",
+        )
+        .order_by("pk")
+    )
+    known = set()
+    for pk, state, amount, currency, credit_id, refunded, charged_back in deposits:
+        known.add(pk)
+        postings = credits.get(pk, [])
+        if state == Deposit.State.COMPLETED:
+            if len(postings) != 1:
+                problems.append(
+                    f"deposit {pk} is completed with {len(postings)} credit postings "
+                    f"(transactions {', '.join(str(t) for t, _ in postings) or '-'})"
+                )
+            if credit_id not in {txn for txn, _ in postings}:
+                problems.append(
+                    f"deposit {pk} names credit transaction {credit_id}, which is not "
+                    "a credit posting of this deposit"
+                )
+            for txn, credited in postings:
+                if credited != amount:
+                    problems.append(
+                        f"deposit {pk} is {amount} {currency} but its credit "
+                        f"transaction {txn} credited {credited}"
+                    )
+        elif postings:
+            problems.append(
+                f"deposit {pk} is {state} but has credit postings "
+                f"(transactions {', '.join(str(t) for t, _ in postings)})"
+            )
+        for label, total, booked in (
+            ("refunded", refunded, refunds.get(pk, [])),
+            ("charged back", charged_back, chargebacks.get(pk, [])),
+        ):
+            posted = sum(value for _, value in booked)
+            if posted != total:
+                problems.append(
+                    f"deposit {pk} records {total} {currency} {label} but its "
+                    f"postings total {posted}"
+                )
+    for pk in sorted(set(credits) - known):
+        problems.append(f"credit postings reference deposit {pk}, which does not exist")
+
+    withdrawals = (
+        Withdrawal.objects.filter(scope)
+        .values_list(
+            "pk", "player_id", "currency", "state", "hold__state", "hold__amount_minor"
+        )
+        .order_by("pk")
+    )
+    holding: dict[tuple[int, str], int] = {}
+    for pk, player_id, currency, state, hold_state, hold_amount in withdrawals:
+        if state in WITHDRAWAL_HOLDING_STATES:
+            if hold_state != Hold.State.PENDING:
+                problems.append(
+                    f"withdrawal {pk} is {state} but its hold is {hold_state or 'missing'}"
+                )
+            else:
+                key = (player_id, currency)
+                holding[key] = holding.get(key, 0) + hold_amount
+        elif state == Withdrawal.State.PAID and hold_state != Hold.State.POSTED:
+            problems.append(
+                f"withdrawal {pk} is paid but its hold is {hold_state or 'missing'}, "
+                "not posted"
+            )
+        elif (
+            state in (Withdrawal.State.REJECTED, Withdrawal.State.CANCELED)
+            and hold_state != Hold.State.VOIDED
+        ):
+            problems.append(
+                f"withdrawal {pk} is {state} but its hold is {hold_state or 'missing'}, "
+                "not voided"
+            )
+    held = {
+        (player_id, currency): balance
+        for player_id, currency, balance in Account.objects.filter(
+            scope, kind=Account.Kind.PLAYER_HELD
+        ).values_list("player_id", "currency", "balance_minor")
+    }
+    for key in sorted(set(held) | set(holding)):
+        if held.get(key, 0) != holding.get(key, 0):
+            problems.append(
+                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but withdrawals "
+                f"awaiting payout hold {holding.get(key, 0)}"
+            )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class SystemBalance:
+    tenant_slug: str
+    kind: str
+    provider: str
+    currency: str
+    balance_minor: int
+
+
+def system_balance_list(*, tenant_id: int | None = None) -> list[SystemBalance]:
+    """Every system account's derived balance (the sum of its entries), per tenant,
+    kind, provider and currency: what the operator compares with the PSP's and the
+    bank's statements."""
+    accounts = Account.objects.filter(player__isnull=True)
+    if tenant_id is not None:
+        accounts = accounts.filter(tenant_id=tenant_id)
+    rows = (
+        accounts.annotate(derived=Coalesce(Sum("entries__amount_minor"), 0))
+        .values_list("tenant__slug", "kind", "provider", "currency", "derived")
+        .order_by("tenant__slug", "kind", "provider", "currency")
+    )
+    return [SystemBalance(*row) for row in rows]

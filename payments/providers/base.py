@@ -121,6 +121,14 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def fetch_status(self, provider_reference: str) -> PaymentStatus: ...
 
+    def fetch_payout_status(self, provider_reference: str) -> PayoutResult:
+        """Ask the PSP how a payout it took is going: ``paid``, ``failed`` or
+        ``pending`` (still in progress, or a status we do not know). Raises
+        ``ProviderUnavailable`` when it does not answer. Providers without payouts
+        to ask about (manual: the operator is the source of truth) do not
+        implement it."""
+        raise NotImplementedError
+
     def check_credentials(self) -> None:
         """Make a harmless authenticated call; raise ProviderError when it fails."""
         raise NotImplementedError

@@ -26,6 +26,9 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     valid_keys: set[str] = field(default_factory=set)
     fail_with_status: int | None = None
+    # Checkout Sessions GET /v1/checkout/sessions/<id> returns, by id: a test puts
+    # in the session as Stripe would show it (open, expired, complete and paid...).
+    sessions: dict[str, dict] = field(default_factory=dict)
 
     def last(self, path: str) -> Recorded:
         return [r for r in self.requests if r.path == path][-1]
@@ -102,6 +105,13 @@ def _handler(state: FakeStripe):
                         "livemode": False,
                         "url": f"https://checkout.stripe.com/c/pay/{session_id}",
                     },
+                )
+            elif (
+                self.command == "GET"
+                and path.removeprefix("/v1/checkout/sessions/") in state.sessions
+            ):
+                self._reply(
+                    200, state.sessions[path.removeprefix("/v1/checkout/sessions/")]
                 )
             elif self.command == "GET" and path == "/v1/balance":
                 self._reply(

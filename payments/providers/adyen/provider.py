@@ -43,6 +43,8 @@ LINK_STATUS = {
 }
 # Synchronous /transfers answers that already say the payout will not happen.
 TRANSFER_FAILED = frozenset({"refused", "failed", "error", "returned"})
+# Transfer statuses that mean the money left (as the transfer webhook reads them).
+TRANSFER_PAID = frozenset({"booked", "credited"})
 
 
 def deposit_reference(deposit_id: int) -> str:
@@ -250,6 +252,26 @@ class AdyenProvider(PaymentProvider):
                 failure_reason=str(answer.get("reason") or status),
             )
         return PayoutResult(status="pending", provider_reference=str(answer["id"]))
+
+    def fetch_payout_status(self, provider_reference: str) -> PayoutResult:
+        """``GET /transfers/{id}``: booked or credited is paid; refused, failed,
+        error, cancelled or returned is failed; anything else is still pending."""
+        answer = self.api.transfer_get(transfer_id=provider_reference)
+        status = str(answer.get("status") or "")
+        if status in TRANSFER_PAID:
+            return PayoutResult(status="paid", provider_reference=provider_reference)
+        if status in TRANSFER_FAILED or status == "cancelled":
+            return PayoutResult(
+                status="failed",
+                provider_reference=provider_reference,
+                failure_reason=f"Adyen transfer {status}: "
+                f"{answer.get('reason') or 'no reason given'}",
+            )
+        return PayoutResult(
+            status="pending",
+            provider_reference=provider_reference,
+            failure_reason=status,
+        )
 
     # -- refunds ------------------------------------------------------------------------
     def refund(self, request: RefundRequest) -> RefundResult:

@@ -1,0 +1,32 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.ops.fake_adyen import FakeAdyenRoutes
+from tests.payments.conftest import fake_stripe, simulator  # noqa: F401 (fixtures)
+
+DAY = 24 * 3600
+
+
+@pytest.fixture
+def fake_adyen_routes(settings):
+    server = FakeAdyenRoutes()
+    settings.ADYEN_CHECKOUT_BASE_URL = server.url
+    settings.ADYEN_TRANSFERS_BASE_URL = server.url
+    settings.ADYEN_TIMEOUT_SECONDS = 5
+    yield server
+    server.close()
+
+
+def run(command: str, *args: str) -> str:
+    out = StringIO()
+    call_command(command, *args, stdout=out)
+    return out.getvalue()
+
+
+def run_failing(command: str, *args: str) -> tuple[str, str]:
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command(command, *args, stdout=out)
+    return out.getvalue(), str(caught.value)
