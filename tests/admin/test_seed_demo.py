@@ -8,7 +8,11 @@ from audit.models import AuditEvent
 from casino.models import Player
 from tenants.models import Tenant, TenantDomain
 from wallet.models import Account, Entry, Hold, JournalTransaction
-from wallet.selectors import balance_list, ledger_invariants_check
+from wallet.selectors import (
+    balance_list,
+    ledger_invariants_check,
+    payments_invariants_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +42,7 @@ def test_seed_demo_twice_duplicates_nothing_and_keeps_the_ledger_clean():
     assert counts() == first
     assert first["JournalTransaction"] > 0
     assert ledger_invariants_check() == []
+    assert payments_invariants_check() == []
 
 
 def test_seed_demo_builds_two_brands_with_their_operators(capsys):

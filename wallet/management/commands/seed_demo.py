@@ -34,7 +34,7 @@ class DemoPlayer:
     adjustment: tuple[str, int, str] | None = None  # (currency, ±minor, reason)
     voided_hold: tuple[str, int] | None = None
     paid_hold: tuple[str, int] | None = None
-    pending_hold: tuple[str, int] | None = None
+    pending_withdrawal: tuple[str, int] | None = None
     kyc_status: str = Player.KycStatus.UNVERIFIED
     blocked: bool = False
 
@@ -62,13 +62,13 @@ DEMO = (
                 deposits=(("EUR", 10_000), ("EUR", 2_500)),
                 adjustment=("EUR", 500, "Goodwill credit after a support ticket"),
                 voided_hold=("EUR", 3_000),
+                pending_withdrawal=("EUR", 1_500),
                 kyc_status=Player.KycStatus.VERIFIED,
             ),
             DemoPlayer(
                 "bob@example.com",
                 deposits=(("EUR", 5_000),),
                 paid_hold=("EUR", 2_000),
-                pending_hold=("EUR", 1_000),
                 kyc_status=Player.KycStatus.PENDING,
             ),
             DemoPlayer("carol@example.com", blocked=True),
@@ -95,6 +95,10 @@ DEMO = (
         ),
     ),
 )
+
+
+# A valid test IBAN (checksum passes); demo data only.
+DEMO_IBAN = {"type": "iban", "iban": "DE89370400440532013000", "holder_name": "Demo"}
 
 
 class Command(BaseCommand):
@@ -183,10 +187,17 @@ class Command(BaseCommand):
                 reason=reason,
                 idempotency_key=f"{key}:adjustment:1",
             )
+        # KYC first: a withdrawal request needs it.
+        if player.kyc_status != demo.kyc_status:
+            player_set_kyc_status(
+                actor=staff,
+                player=player,
+                kyc_status=demo.kyc_status,
+                reason="Demo data",
+            )
         for name, spec, resolve in (
             ("voided", demo.voided_hold, wallet.hold_void),
             ("paid", demo.paid_hold, wallet.hold_post),
-            ("pending", demo.pending_hold, None),
         ):
             if spec is None:
                 continue
@@ -199,14 +210,16 @@ class Command(BaseCommand):
                 actor=Actor.for_player(player),
                 reference=f"demo-withdrawal-{name}",
             )
-            if resolve is not None:
-                resolve(hold=hold, actor=staff)
-        if player.kyc_status != demo.kyc_status:
-            player_set_kyc_status(
-                actor=staff,
+            resolve(hold=hold, actor=staff)
+        if demo.pending_withdrawal:
+            currency, amount = demo.pending_withdrawal
+            wallet.withdrawal_request(
                 player=player,
-                kyc_status=demo.kyc_status,
-                reason="Demo data",
+                amount_minor=amount,
+                currency=currency,
+                destination=DEMO_IBAN,
+                idempotency_key=f"{key}:withdrawal:1",
+                actor=Actor.for_player(player),
             )
         wanted = Player.Status.BLOCKED if demo.blocked else Player.Status.ACTIVE
         if player.status != wanted:
