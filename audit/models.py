@@ -13,20 +13,29 @@ class AuditEvent(models.Model):
         SYSTEM = "system", "System"
         PSP = "psp", "PSP"
 
+    # No foreign-key constraint: its check locked the tenant row on every money
+    # movement of the brand. A deferred trigger checks the tenant exists instead
+    # (tenants/sql.py; tenants are never deleted). No separate index either:
+    # audit_tenant_recent (tenant, -id) serves every lookup by tenant.
     tenant = models.ForeignKey(
         "tenants.Tenant",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    # Indexed only where set (see Meta.indexes): most events are by the system or a
+    # PSP (every money movement), and an index entry per NULL would be paid by each.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=200)
     action = models.CharField(max_length=100)
@@ -45,6 +54,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["tenant", "-id"], name="audit_tenant_recent"),
             models.Index(fields=["target_type", "target_id"], name="audit_target"),
             models.Index(fields=["action"], name="audit_action"),
+            models.Index(
+                fields=["actor_user"],
+                condition=models.Q(actor_user__isnull=False),
+                name="audit_actor_user",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(

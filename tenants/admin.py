@@ -226,6 +226,12 @@ class TenantAdmin(TenantScopedAdmin):
     inlines = [TenantPolicyInline, TenantDomainInline]
     filter_horizontal = ["operators"]
 
+    def has_delete_permission(self, request, obj=None):
+        # A brand is suspended, never deleted: PostgreSQL refuses it (the
+        # tenant_no_delete trigger; the ledger references tenants without a
+        # foreign key, see docs/ledger.md), and its history is kept for ever.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         if request.user.is_superuser:
             return ["created_at"]

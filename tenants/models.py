@@ -1,3 +1,4 @@
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -24,6 +25,19 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        # A brand is suspended, never deleted: journal transactions and audit events
+        # reference their tenant without a foreign-key constraint (its check locked
+        # this row on every posting); a deferred trigger checks the tenant exists
+        # instead (tenants/sql.py), which stays sound only because a tenant, once
+        # there, stays with its id.
+        triggers = [
+            pgtrigger.Protect(name="tenant_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="tenant_id_frozen",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange("id"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -108,8 +108,9 @@ def _libpq_env() -> dict[str, str]:
     return env
 
 
-def scratch_database_name() -> str:
-    return f"{settings.DATABASES['default']['NAME']}_pgbench"[:63]
+def scratch_database_name(scale: int) -> str:
+    """One scratch database per pgbench scale factor."""
+    return f"{settings.DATABASES['default']['NAME']}"[:50] + f"_pgbench_s{scale}"
 
 
 def _execute_autocommit(sql: str) -> None:
@@ -118,8 +119,8 @@ def _execute_autocommit(sql: str) -> None:
 
 
 def pgbench_setup(*, scale: int) -> str:
-    """Create the scratch database and load pgbench's tables into it."""
-    name = scratch_database_name()
+    """Create the scratch database of ``scale`` and load pgbench's tables into it."""
+    name = scratch_database_name(scale)
     quoted = connection.ops.quote_name(name)
     _execute_autocommit(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
     _execute_autocommit(f"CREATE DATABASE {quoted}")
@@ -127,8 +128,8 @@ def pgbench_setup(*, scale: int) -> str:
     return name
 
 
-def pgbench_teardown() -> None:
-    quoted = connection.ops.quote_name(scratch_database_name())
+def pgbench_teardown(*, scale: int) -> None:
+    quoted = connection.ops.quote_name(scratch_database_name(scale))
     _execute_autocommit(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
 
 

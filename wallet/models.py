@@ -116,9 +116,16 @@ class JournalTransaction(models.Model):
         PSP = "psp", "PSP"
 
     # No separate index: the idempotency key's unique (tenant, key) and
-    # journal_txn_tenant_kind both lead with tenant.
+    # journal_txn_tenant_kind both lead with tenant. No foreign-key constraint: its
+    # check took a KEY SHARE lock on the tenant row for every posting of the brand;
+    # a deferred trigger checks the tenant exists instead (tenants/sql.py, installed
+    # by migration 0007; tenants are never deleted).
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=200)
@@ -194,11 +201,24 @@ class JournalTransaction(models.Model):
 
 
 class Entry(models.Model):
+    # Neither the tenant nor the transaction has a foreign-key constraint: each check
+    # took a KEY SHARE row lock (a WAL-logged write) per entry, on the brand's one
+    # tenant row and on the transaction just inserted. The deferred trigger
+    # wallet_entry_transaction_balances checks both instead, without a lock: the
+    # account exists in the entry's tenant (and the account's own foreign key keeps
+    # the tenant sound) and the transaction exists in the same tenant. Transactions
+    # are append-only and tenants are never deleted, so a checked row stays.
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     transaction = models.ForeignKey(
-        JournalTransaction, on_delete=models.PROTECT, related_name="entries"
+        JournalTransaction,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_constraint=False,
     )
     # No foreign-key constraint in the database: its check would take a KEY SHARE
     # row lock on the account for every entry, and a tenant's PSP clearing account is

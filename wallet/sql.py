@@ -27,6 +27,16 @@ applied migration is never edited):
   pgtrigger: they fire on UPDATE and DELETE only, never on the posting path.
 - 0006 (player_movement_function) added ``wallet_post_player_movement`` (credits and debits in one round trip,
   the accounts found inside the database) and ``wallet_request_hash``.
+- 0007 (tenant_references_without_lock) dropped the last foreign-key constraints on
+  the posting path's inserts: entry → tenant, entry → transaction and transaction →
+  tenant (with audit 0002: audit event → tenant). Each check took a ``KEY SHARE``
+  row lock, a WAL-logged write, and the tenant row is shared by every posting of a
+  brand, so concurrent postings turned its lock into a new MultiXact each time.
+  ``ENTRY_CHECK_FUNCTION`` (the entry trigger's new body) now also checks the
+  entry's transaction (exists, same tenant), and a deferred constraint trigger
+  (``tenants/sql.py``) checks that a transaction's or audit event's tenant exists.
+  Tenants can no longer be deleted or change id (tenants 0003), so neither check
+  needs a lock.
 """
 
 POST_FUNCTION = r"""
@@ -251,6 +261,51 @@ CREATE CONSTRAINT TRIGGER wallet_entry_transaction_balances
     AFTER INSERT ON wallet_entry
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION wallet_entry_transaction_balances();
+"""
+
+# Migration 0007: the entry check also stands in for the foreign keys from entries to
+# their tenant and their transaction (each FK check locked the referenced row for
+# every entry). The account's tenant is the entry's tenant (and the account keeps a
+# real foreign key to the tenant, so that tenant exists); the transaction exists in
+# the same tenant (a check the foreign keys never made). Transactions are append-only
+# and tenants are never deleted, so a row seen here stays. Same trigger, new function
+# body (``ENTRY_BALANCED_TRIGGER`` above is 0005's version, kept for reversing 0007).
+ENTRY_CHECK_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION wallet_entry_transaction_balances() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_account_ok boolean;
+    v_transaction_ok boolean;
+    v_sum bigint;
+BEGIN
+    -- In place of the foreign keys (whose checks lock the referenced rows): the
+    -- account exists in the entry's tenant and currency, and the transaction exists
+    -- in the same tenant. Plain reads, no lock; one query for the three checks.
+    SELECT EXISTS (SELECT 1 FROM wallet_account a
+                    WHERE a.id = NEW.account_id AND a.tenant_id = NEW.tenant_id
+                      AND a.currency = NEW.currency),
+           EXISTS (SELECT 1 FROM wallet_journaltransaction t
+                    WHERE t.id = NEW.transaction_id AND t.tenant_id = NEW.tenant_id),
+           (SELECT COALESCE(SUM(e.amount_minor), 0) FROM wallet_entry e
+             WHERE e.transaction_id = NEW.transaction_id AND e.currency = NEW.currency)
+      INTO v_account_ok, v_transaction_ok, v_sum;
+    IF NOT v_account_ok THEN
+        RAISE EXCEPTION 'LEDGER_ACCOUNT_MISMATCH'
+            USING DETAIL = format('entry %s account %s', NEW.id, NEW.account_id);
+    END IF;
+    IF NOT v_transaction_ok THEN
+        RAISE EXCEPTION 'LEDGER_TRANSACTION_MISMATCH'
+            USING DETAIL = format('entry %s transaction %s', NEW.id,
+                                  NEW.transaction_id);
+    END IF;
+    IF v_sum <> 0 THEN
+        RAISE EXCEPTION 'LEDGER_UNBALANCED_TRANSACTION'
+            USING DETAIL = format('transaction %s currency %s',
+                                  NEW.transaction_id, NEW.currency);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
 """
 
 DROP_ENTRY_BALANCED_TRIGGER = r"""

@@ -113,3 +113,15 @@ def test_superuser_adding_an_operator_to_a_brand_is_audited(brand_a, superuser_c
     assert event.before == {"operators": ["alpha-op"]}
     assert event.after == {"operators": ["alpha-op", "newcomer"]}
     assert newcomer.operator_tenants.get() == brand_a.tenant
+
+
+def test_not_even_a_superuser_can_delete_a_brand(brand_a, superuser_client):
+    delete_url = reverse("admin:tenants_tenant_delete", args=[brand_a.tenant.pk])
+
+    page = superuser_client.get(change_url(brand_a.tenant))
+    forged = superuser_client.post(delete_url, {"post": "yes"})
+
+    assert page.status_code == 200
+    assert delete_url not in page.content.decode()
+    assert forged.status_code == 403
+    assert Tenant.objects.filter(pk=brand_a.tenant.pk).exists()

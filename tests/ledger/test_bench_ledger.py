@@ -33,9 +33,14 @@ def test_bench_prints_every_figure_and_a_clean_invariant_check():
     )
     text = out.getvalue()
     figures = r"[\d,]+|n/a"
-    assert re.search(rf"pgbench TPC-B-like \(TPS\)\s+({figures})\s+({figures})", text)
+    assert re.search(
+        rf"pgbench TPC-B-like, scale 1, built-in default \(TPS\)\s+({figures})\s+"
+        rf"({figures})",
+        text,
+    )
+    assert "scale 8" not in text  # only the scales asked for
     assert re.search(r"ledger transfers \(/s\)\s+[\d,]+\s+[\d,]+", text)
-    assert re.search(r"ratio to pgbench\s+(\S+x|n/a)\s+(\S+x|n/a)", text)
+    assert re.search(r"ratio to pgbench scale 1\s+(\S+x|n/a)\s+(\S+x|n/a)", text)
     assert re.search(r"ledger deposits \(/s\)\s+[\d,]+\s+[\d,]+", text)
     assert re.search(r"deposits 8 workers vs 1: \d+\.\d\dx", text)
     assert "failed service operations: 0" in text
@@ -72,11 +77,14 @@ def test_bench_without_pgbench_says_so_and_still_measures_the_service(monkeypatc
     )
     text = out.getvalue()
     assert "pgbench is not installed" in text
-    assert re.search(r"pgbench TPC-B-like \(TPS\)\s+n/a\s+n/a", text)
-    assert re.search(r"ratio to pgbench\s+n/a\s+n/a", text)
+    for scale in (1, 8):  # both scales by default, each labelled
+        assert re.search(
+            rf"pgbench TPC-B-like, scale {scale}, .*\(TPS\)\s+n/a\s+n/a", text
+        )
+        assert re.search(rf"ratio to pgbench scale {scale}\s+n/a\s+n/a", text)
+        assert (
+            f"target: transfers at 8 workers >= 1.0x pgbench scale {scale} at 8 "
+            "clients: not measured" in text
+        )
     assert re.search(r"ledger transfers \(/s\)\s+[\d,]+\s+[\d,]+", text)
-    assert (
-        "target: transfers at 8 workers >= 1.0x pgbench at 8 clients: not measured"
-        in (text)
-    )
     assert "Dropped scratch database" not in text

@@ -3,12 +3,18 @@ with raw SQL: a deferred trigger checks that every transaction sums to zero per
 currency at commit, triggers refuse UPDATE and DELETE of the append-only tables, and a
 CHECK keeps player balances non-negative. Entries reference their account without a
 foreign key (whose check would lock the account row); the same deferred trigger checks
-the account instead, and accounts can be neither deleted nor re-identified."""
+the account instead, and accounts can be neither deleted nor re-identified. Entries,
+transactions and audit events reference their tenant (and entries their transaction)
+without a foreign key either, for the same reason: deferred triggers check those
+references at commit, and tenants can be neither deleted nor re-numbered."""
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 
-from tests.factories import PlayerFactory, fund
+from audit.models import AuditEvent
+from tenants.models import Tenant
+from tests.factories import PlayerFactory, TenantFactory, fund
 from tests.ledger.helpers import available_of
 from wallet import services
 from wallet.models import Account, Entry, JournalTransaction
@@ -222,3 +228,119 @@ def test_player_balance_stays_updatable_for_the_posting_path():
             [available.pk],
         )
     assert available_of(player) == 4000
+
+
+MISSING_ID = 10**12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entry_whose_tenant_does_not_exist_is_refused_at_commit():
+    player = PlayerFactory()
+    available, clearing = _accounts(player)
+    with pytest.raises(DatabaseError, match="LEDGER_ACCOUNT_MISMATCH"):  # noqa: SIM117
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(INSERT_TRANSACTION, [player.tenant_id, "raw:7"])
+            (txn_id,) = cursor.fetchone()
+            for account, amount in ((clearing, -500), (available, 500)):
+                cursor.execute(
+                    INSERT_ENTRY, [MISSING_ID, txn_id, account.pk, "EUR", amount]
+                )
+    assert not Entry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entry_whose_transaction_does_not_exist_is_refused_at_commit():
+    player = PlayerFactory()
+    available, clearing = _accounts(player)
+    with pytest.raises(DatabaseError, match="LEDGER_TRANSACTION_MISMATCH"):  # noqa: SIM117
+        with transaction.atomic(), connection.cursor() as cursor:
+            for account, amount in ((clearing, -500), (available, 500)):
+                cursor.execute(
+                    INSERT_ENTRY,
+                    [player.tenant_id, MISSING_ID, account.pk, "EUR", amount],
+                )
+    assert not Entry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entry_in_a_transaction_of_another_tenant_is_refused_at_commit():
+    player = PlayerFactory()
+    stranger = PlayerFactory()
+    available, clearing = _accounts(player)
+    with pytest.raises(DatabaseError, match="LEDGER_TRANSACTION_MISMATCH"):  # noqa: SIM117
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(INSERT_TRANSACTION, [stranger.tenant_id, "raw:8"])
+            (txn_id,) = cursor.fetchone()
+            for account, amount in ((clearing, -500), (available, 500)):
+                cursor.execute(
+                    INSERT_ENTRY, [player.tenant_id, txn_id, account.pk, "EUR", amount]
+                )
+    assert not Entry.objects.exists()
+    assert not JournalTransaction.objects.filter(idempotency_key="raw:8").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_journal_transaction_whose_tenant_does_not_exist_is_refused_at_commit():
+    with pytest.raises(DatabaseError, match="TENANT_NOT_FOUND"):  # noqa: SIM117
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(INSERT_TRANSACTION, [MISSING_ID, "raw:9"])
+    assert not JournalTransaction.objects.filter(idempotency_key="raw:9").exists()
+
+
+INSERT_AUDIT = """
+    INSERT INTO audit_auditevent (
+        tenant_id, actor_type, actor_label, action, target_type, target_id, reason,
+        request_id, created_at)
+    VALUES (%s, 'system', 'raw-sql', %s, '', '', '', '', now())
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_event_whose_tenant_does_not_exist_is_refused_at_commit():
+    with pytest.raises(DatabaseError, match="TENANT_NOT_FOUND"):  # noqa: SIM117
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(INSERT_AUDIT, [MISSING_ID, "raw.missing_tenant"])
+    assert not AuditEvent.objects.filter(action="raw.missing_tenant").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_event_without_a_tenant_is_still_accepted():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(INSERT_AUDIT, [None, "raw.platform"])
+    assert AuditEvent.objects.filter(action="raw.platform", tenant=None).exists()
+
+
+@pytest.mark.django_db
+def test_tenant_with_entries_cannot_be_deleted_by_the_orm_or_raw_sql():
+    player = PlayerFactory()
+    fund(player, 5000)
+    tenant = Tenant.objects.get(pk=player.tenant_id)
+    with pytest.raises(ProtectedError), transaction.atomic():
+        tenant.delete()
+    _refused_statement(
+        "DELETE FROM tenants_tenant WHERE id = %s", [tenant.pk], match="Cannot delete"
+    )
+    assert Entry.objects.filter(tenant_id=tenant.pk).count() == 2
+
+
+@pytest.mark.django_db
+def test_no_tenant_can_be_deleted_or_renumbered_with_raw_sql():
+    tenant = TenantFactory()
+    _refused_statement(
+        "DELETE FROM tenants_tenant WHERE id = %s", [tenant.pk], match="Cannot delete"
+    )
+    _refused_statement(
+        "UPDATE tenants_tenant SET id = %s WHERE id = %s", [MISSING_ID, tenant.pk]
+    )
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+@pytest.mark.django_db
+def test_tenant_stays_editable_apart_from_its_id():
+    tenant = TenantFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tenants_tenant SET status = 'suspended' WHERE id = %s", [tenant.pk]
+        )
+    tenant.refresh_from_db()
+    assert tenant.status == "suspended"

@@ -8,7 +8,7 @@ tests do, wraps the call in a savepoint (``transaction.atomic()``)."""
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from common.actors import Actor
@@ -729,3 +729,19 @@ def test_to_major_formats_with_the_currency_exponent(minor, currency, major):
 def test_unknown_currency_is_refused_by_conversion():
     with pytest.raises(UnknownCurrency):
         to_minor("1.00", "XXX")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postings_keep_working_when_django_reconnects_between_them():
+    """The prepared posting call reuses one psycopg cursor per connection: a new
+    connection must get its own, not the closed one's."""
+    player = PlayerFactory()
+    fund(player, 5000)
+    first = ledger_services._posting_cursor(connection)
+    connection.close()
+
+    fund(player, 100)
+
+    assert ledger_services._posting_cursor(connection) is not first
+    assert available_of(player) == 5100

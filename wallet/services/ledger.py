@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -244,7 +251,7 @@ def _post_postgres(
         request.request_id,
         request.ip,
         fields["reverses_id"],
-        json.dumps(metadata),
+        json.dumps(metadata) if metadata else "{}",
         [line.account.pk for line in lines],
         [line.amount_minor for line in lines],
         [line.account.currency for line in lines],
@@ -255,17 +262,34 @@ def _post_postgres(
 def _run_posting_call(statement: str, params: tuple) -> tuple[str, int | None]:
     """Outside any transaction the single statement is its own transaction (one round
     trip, triggers checked at its end); inside one it joins the caller's."""
+    # The connection once: every attribute read through the ``connection`` proxy
+    # looks the wrapper up again in a thread/async-local.
+    wrapper = connections[DEFAULT_DB_ALIAS]
     try:
-        if connection.in_atomic_block:
+        if wrapper.in_atomic_block:
             with transaction.atomic(savepoint=False):
-                return _call_post_function(statement, params)
-        return _call_post_function(statement, params)
+                return _call_post_function(wrapper, statement, params)
+        return _call_post_function(wrapper, statement, params)
     except DatabaseError as exc:
         _raise_from_database(exc)
         raise
 
 
-def _call_post_function(statement: str, params: tuple) -> tuple[str, int | None]:
+def _posting_cursor(wrapper) -> psycopg.Cursor:
+    """A server-side-binding psycopg cursor on the wrapper's current connection, kept
+    for the connection's lifetime (a new connection gets a new one)."""
+    pg = wrapper.connection
+    cached = getattr(wrapper, "_wallet_posting_cursor", None)
+    if cached is not None and cached[0] is pg:
+        return cached[1]
+    cursor = psycopg.Cursor(pg)
+    wrapper._wallet_posting_cursor = (pg, cursor)
+    return cursor
+
+
+def _call_post_function(
+    wrapper, statement: str, params: tuple
+) -> tuple[str, int | None]:
     """The hot path's one round trip, as a prepared statement.
 
     Django's cursors bind parameters on the client and Django turns psycopg's
@@ -275,23 +299,25 @@ def _call_post_function(statement: str, params: tuple) -> tuple[str, int | None]
     connection: about 15-25 % more postings per second from one client in pgbench's
     own comparison. ``WALLET_PREPARED_POSTING = False`` turns it off (PgBouncer in
     transaction mode before 1.21). Errors still come out as Django's
-    ``DatabaseError``; the call does not appear in ``connection.queries``.
+    ``DatabaseError``; the call does not appear in ``connection.queries``. The
+    cursor is reused for the connection's lifetime (``_posting_cursor``).
     """
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        connection.validate_no_broken_transaction()
-        pg = connection.connection
-        with psycopg.Cursor(pg) as cursor:
-            if not settings.WALLET_PREPARED_POSTING:
-                cursor.execute(statement, params)
-                return cursor.fetchone()
-            threshold = pg.prepare_threshold
-            pg.prepare_threshold = 0  # for this statement only
-            try:
-                cursor.execute(statement, params, prepare=True)
-            finally:
-                pg.prepare_threshold = threshold
+    if wrapper.connection is None:
+        wrapper.ensure_connection()
+    with wrapper.wrap_database_errors:
+        wrapper.validate_no_broken_transaction()
+        pg = wrapper.connection
+        cursor = _posting_cursor(wrapper)
+        if not settings.WALLET_PREPARED_POSTING:
+            cursor.execute(statement, params)
             return cursor.fetchone()
+        threshold = pg.prepare_threshold
+        pg.prepare_threshold = 0  # for this statement only
+        try:
+            cursor.execute(statement, params, prepare=True)
+        finally:
+            pg.prepare_threshold = threshold
+        return cursor.fetchone()
 
 
 def _post_portable(

@@ -1,12 +1,14 @@
 """Ledger throughput against pgbench on the same PostgreSQL server.
 
-    python manage.py bench_ledger [--seconds 4] [--rounds 3] [--pgbench-scale 8]
+    python manage.py bench_ledger [--seconds 4] [--rounds 3] [--pgbench-scale N ...]
 
-Prints pgbench's TPC-B-like TPS at 1 and 8 clients, ledger transfers per second
+Prints pgbench's TPC-B-like TPS at 1 and 8 clients, at scale 1 (pgbench's built-in
+default, where the issue's reference figures come from: 8 clients contend on one
+branch row) and at scale 8 (one branch per client), ledger transfers per second
 through ``wallet.services.transaction_post`` at 1 and 8 worker processes, deposits
 (PSP clearing → player) at 1 and 8 workers, their ratios, and the invariant check of
-the benchmark tenant. Rounds alternate pgbench and service measurements; medians are
-reported. Needs PostgreSQL.
+the benchmark tenant, with the transfer ratio against each pgbench scale. Rounds
+alternate pgbench and service measurements; medians are reported. Needs PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from wallet import benchmark
 from wallet.selectors import ledger_invariants_check
 
 CONCURRENCY = (1, 8)
+# pgbench's built-in default (``pgbench -i`` without -s, the issue's reference
+# figures) and one branch per client at 8 clients.
+PGBENCH_SCALES = (1, 8)
+SCALE_NOTES = {1: "built-in default", 8: "a branch per client"}
 
 
 class Command(BaseCommand):
@@ -32,7 +38,7 @@ class Command(BaseCommand):
             type=float,
             default=4.0,
             help="Duration of each measurement (default 4; a full run of 3 rounds "
-            "takes about 2 minutes).",
+            "takes about 2.5 minutes).",
         )
         parser.add_argument(
             "--rounds", type=int, default=3, help="Rounds to take the median of."
@@ -40,8 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pgbench-scale",
             type=int,
-            default=8,
-            help="pgbench scale factor (default 8: one branch per client at 8).",
+            action="append",
+            dest="pgbench_scales",
+            metavar="N",
+            help="pgbench scale factor; repeat for several (default: 1 and 8, "
+            "pgbench's built-in default and one branch per client at 8 clients).",
         )
         parser.add_argument(
             "--tenant",
@@ -58,8 +67,11 @@ class Command(BaseCommand):
                 f"(this database is {connection.vendor})."
             )
         seconds, rounds = options["seconds"], options["rounds"]
-        if seconds <= 0 or rounds < 1:
-            raise CommandError("--seconds must be positive and --rounds at least 1.")
+        scales = tuple(dict.fromkeys(options["pgbench_scales"] or PGBENCH_SCALES))
+        if seconds <= 0 or rounds < 1 or min(scales) < 1:
+            raise CommandError(
+                "--seconds must be positive, --rounds and --pgbench-scale at least 1."
+            )
         run_id = f"{int(time.time())}-{os.getpid()}"
         out = self.stdout
 
@@ -85,7 +97,7 @@ class Command(BaseCommand):
             f"machine figures vary by up to ~30 % between runs.\n"
         )
 
-        pgbench_db = None
+        pgbench_dbs: dict[int, str] = {}
         if benchmark.pgbench_path() is None:
             out.write(
                 self.style.WARNING(
@@ -94,11 +106,12 @@ class Command(BaseCommand):
                 )
             )
         else:
-            out.write(
-                f"Initialising pgbench (scale {options['pgbench_scale']}) in scratch "
-                f"database {benchmark.scratch_database_name()}...\n"
-            )
-            pgbench_db = benchmark.pgbench_setup(scale=options["pgbench_scale"])
+            for scale in scales:
+                out.write(
+                    f"Initialising pgbench (scale {scale}) in scratch database "
+                    f"{benchmark.scratch_database_name(scale)}...\n"
+                )
+                pgbench_dbs[scale] = benchmark.pgbench_setup(scale=scale)
 
         figures = benchmark.Figures()
         failures = 0
@@ -106,12 +119,12 @@ class Command(BaseCommand):
             for number in range(1, rounds + 1):
                 line = []
                 for n in CONCURRENCY:
-                    if pgbench_db:
+                    for scale, database in pgbench_dbs.items():
                         tps = benchmark.pgbench_tps(
-                            database=pgbench_db, clients=n, seconds=seconds
+                            database=database, clients=n, seconds=seconds
                         )
-                        figures.add(f"pgbench:{n}", tps)
-                        line.append(f"pgbench c{n} {tps:,.0f}")
+                        figures.add(f"pgbench:s{scale}:{n}", tps)
+                        line.append(f"pgbench s{scale} c{n} {tps:,.0f}")
                     for kind, groups in (
                         ("transfer", transfer_pairs),
                         ("deposit", deposit_players),
@@ -129,11 +142,11 @@ class Command(BaseCommand):
                         line.append(f"{kind}s w{n} {measured.rate:,.0f}/s")
                 out.write(f"round {number}: " + " | ".join(line) + "\n")
         finally:
-            if pgbench_db:
-                benchmark.pgbench_teardown()
-                out.write(f"Dropped scratch database {pgbench_db}.\n")
+            for scale, database in pgbench_dbs.items():
+                benchmark.pgbench_teardown(scale=scale)
+                out.write(f"Dropped scratch database {database}.\n")
 
-        self._report(figures, failures)
+        self._report(figures, failures, scales)
         problems = ledger_invariants_check(tenant_id=tenant.pk)
         if problems:
             for problem in problems:
@@ -147,7 +160,9 @@ class Command(BaseCommand):
             )
         )
 
-    def _report(self, figures: benchmark.Figures, failures: int) -> None:
+    def _report(
+        self, figures: benchmark.Figures, failures: int, scales: tuple[int, ...]
+    ) -> None:
         def rate(name):
             value = figures.median(name)
             return "n/a" if value is None else f"{value:,.0f}"
@@ -159,31 +174,37 @@ class Command(BaseCommand):
         def shown(value):
             return "n/a" if value is None else f"{value:.2f}x"
 
+        def note(scale):
+            return f", {SCALE_NOTES[scale]}" if scale in SCALE_NOTES else ""
+
         low, high = CONCURRENCY
         rows = [
             (
-                "pgbench TPC-B-like (TPS)",
-                rate(f"pgbench:{low}"),
-                rate(f"pgbench:{high}"),
-            ),
-            (
-                "ledger transfers (/s)",
-                rate(f"transfer:{low}"),
-                rate(f"transfer:{high}"),
-            ),
-            (
-                "  ratio to pgbench",
-                shown(ratio(f"transfer:{low}", f"pgbench:{low}")),
-                shown(ratio(f"transfer:{high}", f"pgbench:{high}")),
-            ),
-            ("ledger deposits (/s)", rate(f"deposit:{low}"), rate(f"deposit:{high}")),
+                f"pgbench TPC-B-like, scale {scale}{note(scale)} (TPS)",
+                rate(f"pgbench:s{scale}:{low}"),
+                rate(f"pgbench:s{scale}:{high}"),
+            )
+            for scale in scales
         ]
+        rows.append(
+            ("ledger transfers (/s)", rate(f"transfer:{low}"), rate(f"transfer:{high}"))
+        )
+        rows += [
+            (
+                f"  ratio to pgbench scale {scale}",
+                shown(ratio(f"transfer:{low}", f"pgbench:s{scale}:{low}")),
+                shown(ratio(f"transfer:{high}", f"pgbench:s{scale}:{high}")),
+            )
+            for scale in scales
+        ]
+        rows.append(
+            ("ledger deposits (/s)", rate(f"deposit:{low}"), rate(f"deposit:{high}"))
+        )
         out = self.stdout
-        out.write(f"\nMedians        {'':14}{low:>6} client(s)  {high:>6} clients\n")
+        out.write(f"\nMedians{'':40}{low:>3} client(s){high:>8} clients\n")
         for label, a, b in rows:
-            out.write(f"{label:28}{a:>14}{b:>17}\n")
+            out.write(f"{label:48}{a:>12}{b:>16}\n")
         scaling = ratio(f"deposit:{high}", f"deposit:{low}")
-        versus = ratio(f"transfer:{high}", f"pgbench:{high}")
         out.write(f"deposits {high} workers vs {low}: {shown(scaling)}\n")
         for kind in ("transfer", "deposit"):
             for n in (low, high):
@@ -199,12 +220,16 @@ class Command(BaseCommand):
         out.write(f"failed service operations: {failures}\n")
         verdicts = [
             (
-                f"transfers at {high} workers >= 1.0x pgbench at {high} clients",
-                versus,
+                f"transfers at {high} workers >= 1.0x pgbench scale {scale} at "
+                f"{high} clients",
+                ratio(f"transfer:{high}", f"pgbench:s{scale}:{high}"),
                 1.0,
-            ),
-            (f"deposits at {high} workers >= 1.6x {low} worker", scaling, 1.6),
+            )
+            for scale in scales
         ]
+        verdicts.append(
+            (f"deposits at {high} workers >= 1.6x {low} worker", scaling, 1.6)
+        )
         for text, value, target in verdicts:
             if value is None:
                 verdict = "not measured"
