@@ -503,33 +503,15 @@ def player_credit(
         )
     if source_kind in PLAYER_KINDS:
         raise ValueError("player_credit moves money from a system account")
-    if connection.vendor == "postgresql":
-        result = _post_player_movement_postgres(
-            player=player,
-            currency=currency,
-            system_kind=source_kind,
-            provider=provider,
-            player_amount=amount_minor,
-            kind=kind,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            reference=reference,
-            description=description,
-        )
-        if result is not None:
-            return result
-    available, source = _movement_accounts(
-        player=player, currency=currency, system_kind=source_kind, provider=provider
-    )
-    return transaction_post(
-        tenant_id=player.tenant_id,
+    return _player_movement(
+        player=player,
+        currency=currency,
+        player_amount=amount_minor,
+        system_kind=source_kind,
         kind=kind,
-        lines=[
-            PostingLine(source, -amount_minor),
-            PostingLine(available, amount_minor),
-        ],
         idempotency_key=idempotency_key,
         actor=actor,
+        provider=provider,
         reference=reference,
         description=description,
     )
@@ -555,13 +537,42 @@ def player_debit(
         )
     if destination_kind in PLAYER_KINDS:
         raise ValueError("player_debit moves money to a system account")
+    return _player_movement(
+        player=player,
+        currency=currency,
+        player_amount=-amount_minor,
+        system_kind=destination_kind,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        provider=provider,
+        reference=reference,
+        description=description,
+    )
+
+
+def _player_movement(
+    *,
+    player: Player,
+    currency: str,
+    player_amount: int,
+    system_kind: str,
+    kind: str,
+    idempotency_key: str,
+    actor: Actor,
+    provider: str,
+    reference: str,
+    description: str,
+) -> PostingResult:
+    """``player_amount`` (signed) between the player's available account and a
+    system account: one round trip on PostgreSQL, ``transaction_post`` elsewhere."""
     if connection.vendor == "postgresql":
         result = _post_player_movement_postgres(
             player=player,
             currency=currency,
-            system_kind=destination_kind,
+            system_kind=system_kind,
             provider=provider,
-            player_amount=-amount_minor,
+            player_amount=player_amount,
             kind=kind,
             idempotency_key=idempotency_key,
             actor=actor,
@@ -570,19 +581,17 @@ def player_debit(
         )
         if result is not None:
             return result
-    available, destination = _movement_accounts(
-        player=player,
-        currency=currency,
-        system_kind=destination_kind,
-        provider=provider,
+    available, system = _movement_accounts(
+        player=player, currency=currency, system_kind=system_kind, provider=provider
     )
+    # The paying side comes first, so entry order reads like the movement.
+    lines = [PostingLine(system, -player_amount), PostingLine(available, player_amount)]
+    if player_amount < 0:
+        lines.reverse()
     return transaction_post(
         tenant_id=player.tenant_id,
         kind=kind,
-        lines=[
-            PostingLine(available, -amount_minor),
-            PostingLine(destination, amount_minor),
-        ],
+        lines=lines,
         idempotency_key=idempotency_key,
         actor=actor,
         reference=reference,
