@@ -531,20 +531,12 @@ def deposit_chargeback_reverse(
             _flag(deposit, f"{reason}, but no chargeback was booked")
             deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
             return deposit
-        transaction_reverse(
-            transaction_id=chargeback.pk,
-            tenant_id=tenant_id,
-            actor=actor,
-            reason=reason,
-        )
-        _flag(deposit, reason)
-        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-        _deposit_audit(
-            actor=actor,
+        _deposit_posting_reverse(
             deposit=deposit,
-            action="deposit.chargeback_reversed",
-            before=deposit.state,
+            transaction_id=chargeback.pk,
+            actor=actor,
             reason=reason,
+            action="deposit.chargeback_reversed",
         )
     return deposit
 
@@ -559,19 +551,29 @@ def deposit_refund_reverse(
     once. Takes the deposit row lock."""
     with transaction.atomic(savepoint=False):
         deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
-        transaction_reverse(
-            transaction_id=transaction_id,
-            tenant_id=tenant_id,
-            actor=actor,
-            reason=reason,
-        )
-        _flag(deposit, reason)
-        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-        _deposit_audit(
-            actor=actor,
+        _deposit_posting_reverse(
             deposit=deposit,
-            action="deposit.refund_reversed",
-            before=deposit.state,
+            transaction_id=transaction_id,
+            actor=actor,
             reason=reason,
+            action="deposit.refund_reversed",
         )
     return deposit
+
+
+def _deposit_posting_reverse(
+    *, deposit: Deposit, transaction_id: int, actor: Actor, reason: str, action: str
+) -> None:
+    """Reverse one of a locked deposit's postings, flag the deposit for an operator
+    and audit it."""
+    transaction_reverse(
+        transaction_id=transaction_id,
+        tenant_id=deposit.tenant_id,
+        actor=actor,
+        reason=reason,
+    )
+    _flag(deposit, reason)
+    deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    _deposit_audit(
+        actor=actor, deposit=deposit, action=action, before=deposit.state, reason=reason
+    )
