@@ -28,46 +28,30 @@ from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
 
 
+def _secret_field(help_text: str) -> forms.CharField:
+    """A write-only secret input: rendered empty, never echoing the stored value."""
+    return forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=f"{help_text}",
+    )
+
+
 class PSPConfigForm(forms.ModelForm):
     """Secrets are write-only: the inputs are always rendered empty (never the
     stored value), and leaving one empty keeps the current secret."""
 
-    secret_key = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Stripe secret key (sk_test_... / sk_live_... or a restricted "
-        "rk_ key). Leave empty to keep the current one.",
+    secret_key = _secret_field(
+        "Stripe secret key (sk_test_... / sk_live_... or a restricted rk_ key)."
     )
-    webhook_secret = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="The endpoint's signing secret (whsec_...). Leave empty to keep "
-        "the current one.",
-    )
+    webhook_secret = _secret_field("The endpoint's signing secret (whsec_...).")
 
     # Adyen (docs/payments/adyen.md): the API key goes in "secret key" above.
-    hmac_key = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Adyen: the standard webhook's HMAC key (hex). Leave empty to keep "
-        "the current one.",
-    )
-    webhook_password = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Adyen: the webhook's basic-auth password. Leave empty to keep "
-        "the current one.",
-    )
-    balance_platform_hmac_key = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Adyen: the Balance Platform (transfer) webhook's HMAC key (hex). "
-        "Leave empty to keep the current one.",
+    hmac_key = _secret_field("Adyen: the standard webhook's HMAC key (hex).")
+    webhook_password = _secret_field("Adyen: the webhook's basic-auth password.")
+    balance_platform_hmac_key = _secret_field(
+        "Adyen: the Balance Platform (transfer) webhook's HMAC key (hex)."
     )
 
     class Meta:
