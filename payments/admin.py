@@ -274,6 +274,22 @@ class PaymentRouteForm(forms.ModelForm):
             self.add_error("deposit_provider", "Deposits need a PSP (Stripe or Adyen).")
         if data.get("payout_provider") == PSPConfig.Provider.STRIPE:
             self.add_error("payout_provider", "Stripe payouts are not supported.")
+        tenant = data.get("tenant")
+        for field in ("deposit_provider", "payout_provider"):
+            provider = data.get(field)
+            if tenant is None or provider in (None, PSPConfig.Provider.MANUAL):
+                continue
+            configured = PSPConfig.objects.filter(
+                tenant=tenant, provider=provider, enabled=True
+            ).exists()
+            if not configured and field not in self.errors:
+                # Routing to a PSP the brand has no credentials for would refuse
+                # every deposit (503) or fail every payout.
+                self.add_error(
+                    field,
+                    f"{tenant} has no enabled {provider} configuration: add one "
+                    "under PSP configurations first.",
+                )
         return data
 
 

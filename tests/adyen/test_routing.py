@@ -88,3 +88,23 @@ def test_tenant_routed_to_adyen_without_adyen_config_is_refused(client, fake_ady
     response = deposit_post(client, player)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "PROVIDER_NOT_CONFIGURED"
+
+
+def test_admin_refuses_a_route_to_a_psp_the_brand_has_no_config_for(client):
+    from payments.admin import PaymentRouteForm
+    from tests.payments.factories import PSPConfigFactory
+
+    tenant = TenantFactory()
+    PSPConfigFactory(tenant=tenant)  # Stripe only
+    form = PaymentRouteForm(
+        data={
+            "tenant": tenant.pk,
+            "currency": "EUR",
+            "deposit_provider": "adyen",
+            "payout_provider": "manual",
+        }
+    )
+
+    assert not form.is_valid()
+    assert "no enabled adyen configuration" in str(form.errors["deposit_provider"])
+    assert not PaymentRoute.objects.filter(tenant=tenant).exists()
