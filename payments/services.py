@@ -17,10 +17,11 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -595,3 +596,43 @@ def payment_route_delete(*, actor: Actor, route: PaymentRoute) -> None:
             },
         )
         route.delete()
+
+
+def webhook_inbox_prune(
+    *,
+    received_before: datetime,
+    actor: Actor,
+    tenant_id: int | None = None,
+    dry_run: bool = False,
+) -> dict[int, int]:
+    """Delete deliveries rejected for their signature and received before the
+    cut-off; ``{tenant_id: count}``. Anyone who knows an endpoint URL can make us
+    store rejected deliveries, so they must not pile up for ever. Verified deliveries
+    (processed, ignored, failed, duplicate) are the record of what the PSP told us and
+    are never pruned. One audit event per tenant pruned."""
+    rejected = WebhookInbox.objects.filter(
+        status=WebhookInbox.Status.REJECTED, received_at__lt=received_before
+    )
+    if tenant_id is not None:
+        rejected = rejected.filter(tenant_id=tenant_id)
+    counts = {
+        row["tenant_id"]: row["count"]
+        for row in rejected.values("tenant_id").annotate(count=Count("id"))
+    }
+    if dry_run or not counts:
+        return counts
+    with transaction.atomic(savepoint=False):
+        rejected.delete()
+        for pruned_tenant_id, count in counts.items():
+            audit_record(
+                actor=actor,
+                action="webhook_inbox.pruned",
+                tenant_id=pruned_tenant_id,
+                target_type="payments.WebhookInbox",
+                after={
+                    "deleted": count,
+                    "received_before": received_before.isoformat(),
+                },
+                reason="rejected deliveries past retention",
+            )
+    return counts
