@@ -23,3 +23,18 @@ class DepositForm(forms.Form):
     def __init__(self, *args, currencies: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in currencies]
+
+
+class WithdrawalForm(forms.Form):
+    amount = forms.DecimalField(max_digits=18, decimal_places=3, min_value=0)
+    currency = forms.ChoiceField()
+    iban = forms.CharField(label="IBAN", max_length=42)
+    holder_name = forms.CharField(label="Account holder", max_length=140)
+    # Generated when the form is shown: a double submit is one withdrawal.
+    idempotency_key = forms.RegexField(
+        r"^[A-Za-z0-9-]{8,64}$", widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, currencies: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in currencies]

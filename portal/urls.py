@@ -12,4 +12,10 @@ urlpatterns = [
     path("wallet/", views.wallet, name="wallet"),
     path("deposit/", views.deposit_new, name="deposit-new"),
     path("deposits/<int:deposit_id>/", views.deposit_status, name="deposit-status"),
+    path("withdraw/", views.withdraw, name="withdraw"),
+    path(
+        "withdrawals/<int:withdrawal_id>/cancel/",
+        views.withdrawal_cancel_view,
+        name="withdrawal-cancel",
+    ),
 ]

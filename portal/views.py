@@ -10,18 +10,23 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from casino.services import player_authenticate, player_register
+from common.actors import Actor
 from common.currency import to_major, to_minor
 from common.errors import ApplicationError
 from payments.apis import deposit_return_url
+from payments.payouts import withdrawal_submit
 from payments.services import deposit_start
-from portal.forms import DepositForm, LoginForm, RegisterForm
+from portal.forms import DepositForm, LoginForm, RegisterForm, WithdrawalForm
 from portal.session import player_login, player_logout, portal_view
 from wallet.selectors import (
     balance_list,
     deposit_get,
     deposit_list,
     player_entry_list,
+    withdrawal_get,
+    withdrawal_list,
 )
+from wallet.services import withdrawal_cancel
 
 HISTORY_ROWS = 50
 
@@ -105,10 +110,21 @@ def wallet(request):
         {"deposit": d, "amount": to_major(d.amount_minor, d.currency)}
         for d in deposit_list(player=player)[:HISTORY_ROWS]
     ]
+    withdrawals = [
+        {"withdrawal": w, "amount": to_major(w.amount_minor, w.currency)}
+        for w in withdrawal_list(tenant_id=request.tenant.pk, player=player)[
+            :HISTORY_ROWS
+        ]
+    ]
     return render(
         request,
         "portal/wallet.html",
-        {"balances": balances, "history": history, "deposits": deposits},
+        {
+            "balances": balances,
+            "history": history,
+            "deposits": deposits,
+            "withdrawals": withdrawals,
+        },
     )
 
 
@@ -168,3 +184,65 @@ def deposit_status(request, deposit_id: int):
             "refresh": not deposit.is_final,
         },
     )
+
+
+@portal_view(login_required=True, ratelimit_group="withdrawal")
+def withdraw(request):
+    currencies = _currencies(request.tenant)
+    form = WithdrawalForm(
+        request.POST or None,
+        initial={
+            "currency": request.tenant.default_currency,
+            "idempotency_key": uuid.uuid4().hex,
+        },
+        currencies=currencies,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic(durable=True):
+                withdrawal, _ = withdrawal_submit(
+                    player=request.player,
+                    amount_minor=to_minor(data["amount"], data["currency"]),
+                    currency=data["currency"],
+                    destination={
+                        "type": "iban",
+                        "iban": data["iban"],
+                        "holder_name": data["holder_name"],
+                    },
+                    idempotency_key=f"portal-{data['idempotency_key']}",
+                )
+        except ApplicationError as error:
+            form.add_error(None, f"{_error_text(error)} ({error.code})")
+            # A new key for the next attempt, so a corrected form is a new request.
+            form.data = form.data.copy()
+            form.data["idempotency_key"] = uuid.uuid4().hex
+        else:
+            messages.success(
+                request,
+                f"Withdrawal #{withdrawal.pk} requested: "
+                f"{to_major(withdrawal.amount_minor, withdrawal.currency)} "
+                f"{withdrawal.currency} ({withdrawal.state}).",
+            )
+            return redirect("portal:wallet")
+    return render(request, "portal/withdraw.html", {"form": form})
+
+
+@require_POST
+@portal_view(login_required=True)
+def withdrawal_cancel_view(request, withdrawal_id: int):
+    try:
+        with transaction.atomic(durable=True):
+            withdrawal = withdrawal_get(
+                tenant_id=request.tenant.pk,
+                player=request.player,
+                withdrawal_id=withdrawal_id,
+            )
+            withdrawal_cancel(
+                withdrawal=withdrawal, actor=Actor.for_player(request.player)
+            )
+    except ApplicationError as error:
+        messages.error(request, f"{error.message} ({error.code})")
+    else:
+        messages.success(request, f"Withdrawal #{withdrawal_id} canceled.")
+    return redirect("portal:wallet")

@@ -6,7 +6,8 @@ from django.test import Client
 from tenants.models import TenantDomain, TenantPolicy
 from tests.factories import PlayerFactory, TenantFactory, fund
 from tests.payments.factories import pending_deposit
-from wallet.models import Deposit
+from tests.withdrawals.factories import verified_player, withdrawal_requested
+from wallet.models import Deposit, Withdrawal
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +159,69 @@ def test_portal_deposits_are_limited_per_player(client, settings):
 
     assert second.status_code == 429
     assert second["Retry-After"]
+
+
+def withdraw_form(**changes):
+    form = {
+        "amount": "20.00",
+        "currency": "EUR",
+        "iban": "DE89370400440532013000",
+        "holder_name": "Ann Example",
+        "idempotency_key": "withdraw-key-1",
+    }
+    form.update(changes)
+    return form
+
+
+def test_verified_player_requests_a_withdrawal_and_the_funds_are_held(client):
+    player = verified_player(balance_minor=5_000)
+    login(client, player)
+
+    response = client.post("/withdraw/", withdraw_form())
+    client.post("/withdraw/", withdraw_form())  # a double submit
+
+    assert response["Location"] == "/wallet/"
+    withdrawal = Withdrawal.objects.get(player=player)
+    assert withdrawal.state == "requested"
+    page = client.get("/wallet/").content.decode()
+    assert 'data-testid="held-EUR">20.00<' in page
+    assert "DE89 •••• 3000" in page
+
+
+def test_withdrawal_refused_by_policy_shows_the_code_and_holds_nothing(client):
+    player = PlayerFactory()  # KYC not verified
+    fund(player, 5_000)
+    login(client, player)
+
+    response = client.post("/withdraw/", withdraw_form())
+
+    assert response.status_code == 200
+    assert "KYC_REQUIRED_FOR_WITHDRAWAL" in response.content.decode()
+    assert not Withdrawal.objects.exists()
+
+
+def test_player_cancels_a_requested_withdrawal_and_gets_the_funds_back(client):
+    player = verified_player(balance_minor=5_000)
+    login(client, player)
+    client.post("/withdraw/", withdraw_form())
+    withdrawal = Withdrawal.objects.get(player=player)
+
+    client.post(f"/withdrawals/{withdrawal.pk}/cancel/")
+
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == "canceled"
+    assert (
+        'data-testid="available-EUR">50.00<' in client.get("/wallet/").content.decode()
+    )
+
+
+def test_another_players_withdrawal_cannot_be_canceled(client):
+    owner = verified_player(balance_minor=5_000)
+    withdrawal = withdrawal_requested(owner, 1_000)
+    intruder = PlayerFactory(tenant=owner.tenant)
+    login(client, intruder)
+
+    client.post(f"/withdrawals/{withdrawal.pk}/cancel/")
+
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == "requested"
