@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
 
 from tenants.models import Tenant
 
@@ -33,3 +37,41 @@ def report_write(command, report, *, title: str, scope: str, order: list[str]) -
     command.stdout.write(
         f"{prefix}{title} ({scope}): {len(report.findings)} examined; {summary}."
     )
+
+
+class PspQueryCommand(BaseCommand):
+    """The shape both PSP-asking commands share: ``--older-than-minutes``,
+    ``--tenant``, ``--dry-run``, one call of ``run`` and the report."""
+
+    #: ``run(older_than=..., tenant_id=..., dry_run=...)`` returning a report.
+    run: Callable[..., Any]
+    default_age: timedelta
+    age_help: str
+    title: str
+    order: list[str]
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than-minutes",
+            type=int,
+            default=int(self.default_age.total_seconds() // 60),
+            metavar="N",
+            help=self.age_help,
+        )
+        parser.add_argument("--tenant", metavar="SLUG", help="One tenant only.")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Ask the PSPs and report, change nothing.",
+        )
+
+    def handle(self, *args, older_than_minutes, tenant=None, dry_run=False, **opts):
+        if older_than_minutes < 0:
+            raise CommandError("--older-than-minutes must be 0 or more.")
+        tenant_id, scope = tenant_id_for(tenant)
+        report = self.run(
+            older_than=timedelta(minutes=older_than_minutes),
+            tenant_id=tenant_id,
+            dry_run=dry_run,
+        )
+        report_write(self, report, title=self.title, scope=scope, order=self.order)

@@ -12,11 +12,7 @@ listed for an operator. Unknown stays unknown, funds held. Attempts never sent a
 dispatched. docs/operations.md says what to do with each finding.
 """
 
-from datetime import timedelta
-
-from django.core.management.base import BaseCommand, CommandError
-
-from payments.management.commands._ops import report_write, tenant_id_for
+from payments.management.commands._ops import PspQueryCommand
 from payments.reconciliation import DEFAULT_PAYOUT_MAX_AGE, payouts_reconcile
 
 ORDER = [
@@ -33,35 +29,16 @@ ORDER = [
 ]
 
 
-class Command(BaseCommand):
+class Command(PspQueryCommand):
     help = (
         "Ask the PSPs about payouts with an unknown or long-pending outcome and apply "
         "what they say; list manual payouts awaiting an operator."
     )
-
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--older-than-minutes",
-            type=int,
-            default=int(DEFAULT_PAYOUT_MAX_AGE.total_seconds() // 60),
-            metavar="N",
-            help="Also ask about payouts sent more than N minutes ago and not yet "
-            "settled (default: 60). Unknown outcomes are asked about at any age.",
-        )
-        parser.add_argument("--tenant", metavar="SLUG", help="One tenant only.")
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Ask the PSPs and report, change nothing.",
-        )
-
-    def handle(self, *args, older_than_minutes, tenant=None, dry_run=False, **opts):
-        if older_than_minutes < 0:
-            raise CommandError("--older-than-minutes must be 0 or more.")
-        tenant_id, scope = tenant_id_for(tenant)
-        report = payouts_reconcile(
-            older_than=timedelta(minutes=older_than_minutes),
-            tenant_id=tenant_id,
-            dry_run=dry_run,
-        )
-        report_write(self, report, title="Payouts", scope=scope, order=ORDER)
+    run = staticmethod(payouts_reconcile)
+    default_age = DEFAULT_PAYOUT_MAX_AGE
+    age_help = (
+        "Also ask about payouts sent more than N minutes ago and not yet "
+        "settled (default: 60). Unknown outcomes are asked about at any age."
+    )
+    title = "Payouts"
+    order = ORDER
