@@ -86,6 +86,17 @@ def _flag(deposit: Deposit, reason: str) -> None:
     )
 
 
+def _deposit_flag_saved(
+    *, deposit: Deposit, reason: str, actor: Actor, action: str, before: str
+) -> None:
+    """Flag a locked deposit for an operator, save just that, and audit it."""
+    _flag(deposit, reason)
+    deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    _deposit_audit(
+        actor=actor, deposit=deposit, action=action, before=before, reason=reason
+    )
+
+
 def _deposits_open_today_minor(*, player: Player, currency: str) -> int:
     """Deposits started today and not yet credited or closed: they count against the
     daily limit until they complete (then as ledger entries) or end unpaid."""
@@ -250,14 +261,12 @@ def deposit_flag_review(
     with transaction.atomic(savepoint=False):
         deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
         before = deposit.state
-        _flag(deposit, reason)
-        deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-        _deposit_audit(
-            actor=actor,
+        _deposit_flag_saved(
             deposit=deposit,
+            reason=reason,
+            actor=actor,
             action="deposit.flagged",
             before=before,
-            reason=reason,
         )
     return deposit
 
@@ -288,14 +297,12 @@ def deposit_complete(
                 f"PSP confirmed {amount_minor} {currency} but the deposit is "
                 f"{deposit.amount_minor} {deposit.currency}: not credited"
             )
-            _flag(deposit, reason)
-            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-            _deposit_audit(
-                actor=actor,
+            _deposit_flag_saved(
                 deposit=deposit,
+                reason=reason,
+                actor=actor,
                 action="deposit.amount_mismatch",
                 before=before,
-                reason=reason,
             )
             return deposit
         result = player_credit(
@@ -383,14 +390,12 @@ def deposit_refund_record(
                 f"refund of {refunded_total_minor} {currency} for a deposit that is "
                 f"{deposit.state} in {deposit.currency}: nothing booked"
             )
-            _flag(deposit, reason)
-            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-            _deposit_audit(
-                actor=actor,
+            _deposit_flag_saved(
                 deposit=deposit,
+                reason=reason,
+                actor=actor,
                 action="deposit.refund_unmatched",
                 before=before,
-                reason=reason,
             )
             return deposit
         total = min(refunded_total_minor, deposit.amount_minor)
@@ -445,14 +450,12 @@ def deposit_chargeback_record(
                 f"{deposit.state} ({deposit.amount_minor} {deposit.currency}): "
                 "nothing booked"
             )
-            _flag(deposit, reason)
-            deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-            _deposit_audit(
-                actor=actor,
+            _deposit_flag_saved(
                 deposit=deposit,
+                reason=reason,
+                actor=actor,
                 action="deposit.dispute_unmatched",
                 before=before,
-                reason=reason,
             )
             return deposit
         # Player row before its accounts, the order withdrawals use too.
@@ -572,8 +575,6 @@ def _deposit_posting_reverse(
         actor=actor,
         reason=reason,
     )
-    _flag(deposit, reason)
-    deposit.save(update_fields=["needs_review", "review_reason", "updated_at"])
-    _deposit_audit(
-        actor=actor, deposit=deposit, action=action, before=deposit.state, reason=reason
+    _deposit_flag_saved(
+        deposit=deposit, reason=reason, actor=actor, action=action, before=deposit.state
     )
