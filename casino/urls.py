@@ -6,8 +6,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casino import apis as casino_apis
-from payments import apis as payments_apis
-from payments import apis_withdrawals as withdrawal_apis
+from payments.deposits import apis as payments_apis
+from payments.webhooks import apis as webhook_apis
+from payments.withdrawals import apis as withdrawal_apis
 from wallet import apis as wallet_apis
 
 api_v1 = [
@@ -58,12 +59,12 @@ api_v1 = [
     ),
     path(
         "webhooks/stripe/<str:endpoint_id>/",
-        payments_apis.StripeWebhookApi.as_view(),
+        webhook_apis.StripeWebhookApi.as_view(),
         name="webhook-stripe",
     ),
     path(
         "webhooks/adyen/<str:endpoint_id>/",
-        payments_apis.AdyenWebhookApi.as_view(),
+        webhook_apis.AdyenWebhookApi.as_view(),
         name="webhook-adyen",
     ),
 ]

@@ -14,15 +14,15 @@ from common import crypto
 from common.actors import Actor
 from common.currency import exponent_of, to_major, to_minor
 from common.errors import ApplicationError
-from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
-from payments.refunds import refund_request, refundable_minor
-from payments.services import (
+from payments.config.services import (
     payment_route_delete,
     payment_route_save,
     psp_config_check_credentials,
     psp_config_save,
-    webhook_reprocess,
 )
+from payments.deposits.refunds import refund_request, refundable_minor
+from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
+from payments.webhooks.services import webhook_reprocess
 from tenants.admin import TenantScopedAdmin
 from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit

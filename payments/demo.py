@@ -18,7 +18,7 @@ from audit.services import audit_record, model_snapshot
 from casino.models import Player
 from casino.services import player_register
 from common.actors import Actor
-from payments.payouts import withdrawal_submit
+from payments.withdrawals.services import withdrawal_submit
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_policy_changed, tenant_policy_get
 from wallet.models import Account, JournalTransaction, Withdrawal

@@ -43,16 +43,6 @@ class WebhookEndpointNotFound(ApplicationError):
     default_message = "No webhook endpoint has this id."
 
 
-class DepositRefused(ApplicationError):
-    """Base of the reasons a new deposit is refused (each has its own code)."""
-
-
-class DepositCurrencyNotAllowed(DepositRefused):
-    code = "DEPOSIT_CURRENCY_NOT_ALLOWED"
-    http_status = 400
-    default_message = "This brand does not take deposits in this currency."
-
-
 class WebhookProcessingFailed(ApplicationError):
     """Our side failed to apply a verified event; it is kept and retried."""
 
@@ -120,3 +110,16 @@ class RefundExceedsRefundable(ApplicationError):
     code = "REFUND_EXCEEDS_REFUNDABLE"
     http_status = 422
     default_message = "The refund is larger than what is left to refund on the deposit."
+
+
+# --- issue 8 --------------------------------------------------------------------------
+class PayoutOutcomeMustBeAsked(ApplicationError):
+    """A PSP payout cannot be marked paid or failed by hand: its outcome is asked of
+    the PSP (a guess could pay the player twice)."""
+
+    code = "PAYOUT_OUTCOME_MUST_BE_ASKED"
+    http_status = 409
+    default_message = (
+        "This payout went through a PSP: ask the PSP for its outcome instead of "
+        "marking it by hand."
+    )

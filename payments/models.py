@@ -159,7 +159,7 @@ class WebhookInbox(models.Model):
     """One delivery of a PSP notification, stored raw before anything else happens.
 
     The first verified delivery of an event carries its ``event_id`` (unique per
-    provider); a repeat delivery is kept as ``duplicate`` pointing at it. Rejected
+    endpoint); a repeat delivery is kept as ``duplicate`` pointing at it. Rejected
     deliveries (bad signature) keep no event id, so a forger cannot squat one."""
 
     class Status(models.TextChoices):
@@ -198,10 +198,12 @@ class WebhookInbox(models.Model):
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook inbox"
         constraints = [
+            # Per endpoint, not per provider: one PSP account may serve several
+            # brands, and each brand's endpoint must apply the event once.
             models.UniqueConstraint(
-                fields=["provider", "event_id"],
+                fields=["config", "event_id"],
                 condition=~Q(event_id=""),
-                name="webhook_inbox_event_unique",
+                name="webhook_inbox_event_per_endpoint",
             )
         ]
         indexes = [
@@ -302,6 +304,7 @@ class Dispute(models.Model):
         NOTIFICATION_OF_CHARGEBACK = "notification_of_chargeback", "Notified"
         CHARGEBACK = "chargeback", "Charged back"
         CHARGEBACK_REVERSED = "chargeback_reversed", "Chargeback reversed (won)"
+        LOST = "lost", "Lost (final)"
         SECOND_CHARGEBACK = "second_chargeback", "Second chargeback"
         PREARBITRATION_WON = "prearbitration_won", "Pre-arbitration won"
         PREARBITRATION_LOST = "prearbitration_lost", "Pre-arbitration lost"

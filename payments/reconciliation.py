@@ -35,14 +35,17 @@ from payments.exceptions import (
     ProviderUnavailable,
 )
 from payments.models import PSPConfig
-from payments.payouts import payout_dispatch
 from payments.providers.adyen.provider import (
     SIMULATOR_API_KEY_PREFIX as ADYEN_SIMULATOR_API_KEY_PREFIX,
 )
 from payments.providers.base import PaymentStatus
-from payments.providers.registry import provider_build
+from payments.providers.registry import (
+    provider_build,
+    provider_operator_settles_payouts,
+)
 from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX
 from payments.selectors import psp_config_for_payout
+from payments.withdrawals.services import payout_dispatch
 from wallet import services as wallet
 from wallet.models import Deposit, PayoutAttempt
 from wallet.selectors import deposit_stale_list, payout_attempt_open_list
@@ -311,7 +314,7 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
         if not dry_run:
             payout_dispatch(attempt_id=attempt.pk)
         return finding("dispatched", "was never sent; dispatched now")
-    if attempt.provider == "manual":
+    if provider_operator_settles_payouts(attempt.provider):
         return finding(
             "awaiting_operator",
             "manual bank transfer: mark it paid or failed in the admin",
@@ -368,3 +371,10 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
     if not changed:  # the webhook (or an operator) recorded the same outcome first
         return finding("settled_meanwhile", f"already {result.status} meanwhile")
     return finding(result.status, f"PSP says {result.status}")
+
+
+def payout_attempt_settle(*, attempt: PayoutAttempt, dry_run: bool = False) -> Finding:
+    """Ask the PSP how one open payout attempt ended and record it: the code every
+    door uses to settle an unknown outcome (``reconcile_payouts``, the admin's
+    "Ask the PSP")."""
+    return _payout_settle(attempt=attempt, dry_run=dry_run)

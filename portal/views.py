@@ -13,9 +13,12 @@ from casino.services import player_authenticate, player_register
 from common.actors import Actor
 from common.currency import to_major, to_minor
 from common.errors import ApplicationError
-from payments.apis import deposit_return_url
-from payments.payouts import withdrawal_submit
-from payments.services import deposit_start
+from payments.deposits.apis import deposit_return_url
+from payments.deposits.services import deposit_start
+from payments.withdrawals.services import (
+    withdrawal_cancel_by_player,
+    withdrawal_submit,
+)
 from portal.forms import DepositForm, LoginForm, RegisterForm, WithdrawalForm
 from portal.session import player_login, player_logout, portal_view
 from wallet.selectors import (
@@ -26,7 +29,6 @@ from wallet.selectors import (
     withdrawal_get,
     withdrawal_list,
 )
-from wallet.services import withdrawal_cancel
 
 HISTORY_ROWS = 50
 
@@ -140,7 +142,7 @@ def deposit_new(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                deposit = deposit_start(
+                deposit, _ = deposit_start(
                     player=request.player,
                     amount_minor=to_minor(data["amount"], data["currency"]),
                     currency=data["currency"],
@@ -238,7 +240,7 @@ def withdrawal_cancel_view(request, withdrawal_id: int):
                 player=request.player,
                 withdrawal_id=withdrawal_id,
             )
-            withdrawal_cancel(
+            withdrawal_cancel_by_player(
                 withdrawal=withdrawal, actor=Actor.for_player(request.player)
             )
     except ApplicationError as error:

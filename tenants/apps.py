@@ -7,3 +7,8 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import exceptions  # noqa: F401  (registers error codes)
+
+        # The audit trail's admin needs tenants.admin's scoping, and audit sits
+        # below tenants; registering it from here keeps the dependency direction
+        # without an import cycle (tenants.admin no longer imports it back).
+        from tenants import admin_audit  # noqa: F401

@@ -17,3 +17,10 @@ class ModuleTemporarilyDisabled(ApplicationError):
     code = "MODULE_TEMPORARILY_DISABLED"
     http_status = 503
     default_message = "This feature is temporarily disabled for this brand."
+
+
+# --- issue 8: one code for "the brand takes this currency" -----------------------------
+class CurrencyNotAllowed(ApplicationError):
+    code = "CURRENCY_NOT_ALLOWED"
+    http_status = 400
+    default_message = "This brand does not take this currency."

@@ -335,6 +335,7 @@ class Withdrawal(models.Model):
         PAYOUT_PENDING = "payout_pending", "Payout pending"
         PAID = "paid", "Paid"
         PAYOUT_FAILED = "payout_failed", "Payout failed"
+        RETURNED = "returned", "Paid, then returned to the player"
 
     tenant = models.ForeignKey(
         "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
@@ -421,6 +422,11 @@ class PayoutAttempt(models.Model):
     )
     withdrawal = models.ForeignKey(
         Withdrawal, on_delete=models.PROTECT, related_name="attempts"
+    )
+    request_key = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The Idempotency-Key of the retry request that made this attempt.",
     )
     number = models.PositiveIntegerField(help_text="1 for the first payout.")
     provider = models.CharField(max_length=32)

@@ -1,25 +1,20 @@
-"""Player deposit API and the PSP webhook endpoint."""
+"""Player deposit API: start a deposit, list and read them."""
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from common.currency import to_major, to_minor
-from common.errors import ApplicationError
-from common.idempotency import idempotency_key_from
+from common.idempotency import idempotency_key_from, replay_response
 from common.ratelimit import RateLimitMixin
-from payments.selectors import psp_config_get_by_endpoint
-from payments.services import deposit_start, webhook_receive
+from payments.deposits.services import deposit_start
 from tenants.api import TenantApi
 from wallet.models import Deposit
 from wallet.selectors import deposit_get, deposit_list
@@ -98,17 +93,19 @@ class DepositListCreateApi(RateLimitMixin, TenantApi):
         currency = data.validated_data["currency"]
         amount_minor = to_minor(data.validated_data["amount"], currency)
         # An orchestrator: it commits the deposit, calls the PSP outside any
-        # transaction, then records the checkout (see payments.services).
-        deposit = deposit_start(
+        # transaction, then records the checkout (see payments.deposits.services).
+        deposit, replayed = deposit_start(
             player=request.user,
             amount_minor=amount_minor,
             currency=currency,
             idempotency_key=idempotency_key,
             return_url_for=lambda d: deposit_return_url(request, d),
         )
-        return Response(
+        # One replay contract for every money door: a repeat answers what the
+        # first request answered (201), marked Idempotent-Replayed.
+        return replay_response(
             DepositOutputSerializer(deposit, context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
+            replayed=replayed,
         )
 
     @extend_schema(
@@ -135,56 +132,3 @@ class DepositDetailApi(TenantApi):
         return Response(
             DepositOutputSerializer(deposit, context={"request": request}).data
         )
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-class StripeWebhookApi(View):
-    """``POST /api/v1/webhooks/stripe/<endpoint id>/``. The endpoint id selects the
-    brand's config and so the signing secret; nothing in the payload or headers
-    does. Answers 200 once the event is applied (or was already), 400 for a bad
-    signature or body (nothing applied), 500 when applying failed (Stripe retries)."""
-
-    provider = "stripe"
-    http_method_names = ["post"]
-
-    def post(self, request, endpoint_id: str):
-        try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            result = webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
-        except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
-        return JsonResponse(
-            {
-                "received": True,
-                "duplicate": result.duplicate,
-                "status": result.inbox.status,
-            }
-        )
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-class AdyenWebhookApi(View):
-    """``POST /api/v1/webhooks/adyen/<endpoint id>/`` (docs/payments/adyen.md). The
-    endpoint id selects the brand's Adyen config (basic-auth credentials, HMAC key,
-    merchant account). Answers ``[accepted]`` once every item is applied (or was
-    already); 401/400/403 when the delivery is refused (nothing applied); 500 when
-    applying failed (Adyen retries)."""
-
-    provider = "adyen"
-    http_method_names = ["post"]
-
-    def post(self, request, endpoint_id: str):
-        try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
-        except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
-        return HttpResponse("[accepted]", content_type="text/plain")

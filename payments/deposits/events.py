@@ -1,226 +1,288 @@
-"""Applying verified Adyen notifications through the wallet and payments services.
+"""Deposit, refund and dispute events → the wallet's deposit state machine.
 
-Each standard notification item is one event (``payments.providers.adyen.webhooks``);
-``webhook_receive`` has already stored it raw, verified it and claimed its
-``(pspReference, eventCode, success)``; this runs inside ``webhook_process``'s
-transaction. Nothing here moves money directly: the wallet's deposit state machine,
-``payments.refunds`` and the withdrawal services do, idempotently.
+The same code for every PSP: a provider has already turned its notification into
+one of ``payments.events``' deposit, refund or dispute events; this finds the brand's
+deposit it names and moves it through ``wallet.services`` (idempotently: every
+posting has a key derived from the deposit). Runs inside the webhook inbox's
+transaction (``payments.webhooks.services.webhook_delivery_apply``). Nothing here
+moves money directly.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 from django.utils import timezone
 
 from common.actors import Actor
-from payments import refunds
-from payments.models import Dispute, PSPConfig
-from payments.providers.base import WebhookEvent
-from payments.services import Applied
+from payments import events
+from payments.deposits import refunds
+from payments.events import Applied, DepositRef, DisputeStage
+from payments.models import Dispute
 from wallet import services as wallet
 from wallet.models import Deposit
 
 logger = logging.getLogger(__name__)
 
-_DEPOSIT_REF = re.compile(r"^deposit:(\d+)$")
-_REFUND_REF = re.compile(r"^refund:(\d+)$")
+DEPOSIT_EVENTS = (
+    events.DepositPaid,
+    events.DepositAwaitingPayment,
+    events.DepositFailed,
+    events.DepositExpired,
+    events.DepositCancelled,
+)
+REFUND_EVENTS = (
+    events.RefundSucceeded,
+    events.RefundTotalReported,
+    events.RefundFailed,
+)
+DISPUTE_EVENTS = (
+    events.DisputeNotified,
+    events.DisputeOpened,
+    events.DisputeWon,
+    events.DisputeLost,
+    events.DisputeEscalated,
+)
 
-DISPUTE_STAGES = {
-    "NOTIFICATION_OF_CHARGEBACK": Dispute.Stage.NOTIFICATION_OF_CHARGEBACK,
-    "CHARGEBACK": Dispute.Stage.CHARGEBACK,
-    "CHARGEBACK_REVERSED": Dispute.Stage.CHARGEBACK_REVERSED,
-    "SECOND_CHARGEBACK": Dispute.Stage.SECOND_CHARGEBACK,
-    "PREARBITRATION_WON": Dispute.Stage.PREARBITRATION_WON,
-    "PREARBITRATION_LOST": Dispute.Stage.PREARBITRATION_LOST,
-}
-REFUND_EVENTS = ("REFUND", "REFUND_FAILED", "REFUNDED_REVERSED")
 
-
-def _deposit_for(*, config: PSPConfig, event: WebhookEvent) -> Deposit | None:
-    """The brand's Adyen deposit the item is about: by the payment's pspReference
-    (modifications carry it as ``originalReference``), else our ``deposit:<id>``
-    merchant reference, else the payment link id. Never another brand's."""
-    deposits = Deposit.objects.filter(tenant_id=config.tenant_id, provider="adyen")
-    found = deposits.filter(payment_reference=event.object_reference).first()
-    if found is not None:
-        return found
-    match = _DEPOSIT_REF.match(event.merchant_reference)
-    if match:
-        found = deposits.filter(pk=int(match.group(1))).first()
+def deposit_for_ref(
+    *, tenant_id: int, provider: str, ref: DepositRef
+) -> Deposit | None:
+    """The brand's deposit an event names: by the payment that paid it, else our
+    deposit id, else the checkout the PSP opened for it. Never another brand's."""
+    deposits = Deposit.objects.filter(tenant_id=tenant_id, provider=provider)
+    if ref.payment_reference:
+        found = deposits.filter(payment_reference=ref.payment_reference).first()
         if found is not None:
             return found
-    link_id = (event.payload.get("additionalData") or {}).get("paymentLinkId")
-    if link_id:
-        return deposits.filter(provider_reference=str(link_id)).first()
+    if ref.deposit_id is not None:
+        found = deposits.filter(pk=ref.deposit_id).first()
+        if found is not None:
+            return found
+    if ref.checkout_reference:
+        return deposits.filter(provider_reference=ref.checkout_reference).first()
     return None
 
 
-def adyen_event_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
-    if event.event_type.startswith("balancePlatform.transfer"):
-        from payments.payouts_adyen import transfer_update_apply
-
-        return transfer_update_apply(config=config, event=event)
-    deposit = _deposit_for(config=config, event=event)
+def deposit_event_apply(
+    *, tenant_id: int, provider: str, event: events.BusinessEvent
+) -> Applied:
+    """Apply one deposit, refund or dispute event of a brand's endpoint."""
+    if isinstance(event, events.NotActionable):
+        deposit = (
+            deposit_for_ref(tenant_id=tenant_id, provider=provider, ref=event.deposit)
+            if event.deposit is not None
+            else None
+        )
+        return Applied(deposit.pk if deposit else None, event.note)
+    deposit = deposit_for_ref(tenant_id=tenant_id, provider=provider, ref=event.deposit)
     if deposit is None:
-        return Applied(None, "no Adyen deposit of this brand matches the notification")
-    actor = Actor.psp("adyen")
-    ids = {"deposit_id": deposit.pk, "tenant_id": config.tenant_id, "actor": actor}
-    code = event.event_type
-    reason = str(event.payload.get("reason") or "")
+        return Applied(None, "no deposit of this brand matches the event")
+    actor = Actor.psp(provider)
+    if isinstance(event, DEPOSIT_EVENTS):
+        return _deposit_event(deposit=deposit, event=event, actor=actor)
+    if isinstance(event, REFUND_EVENTS):
+        return _refund_event(deposit=deposit, event=event, actor=actor)
+    return _dispute_event(deposit=deposit, event=event, actor=actor)
 
-    if code == "AUTHORISATION":
-        psp_reference = str(event.payload["pspReference"])
+
+# --- payments ------------------------------------------------------------------------
+
+
+def _deposit_event(*, deposit: Deposit, event, actor: Actor) -> Applied:
+    ids = {"deposit_id": deposit.pk, "tenant_id": deposit.tenant_id, "actor": actor}
+    checkout = getattr(event, "checkout_reference", "")
+    if (
+        checkout
+        and deposit.provider_reference
+        and checkout != deposit.provider_reference
+    ):
+        wallet.deposit_flag_review(
+            **ids,
+            reason=f"event for checkout {checkout}, but the deposit's checkout is "
+            f"{deposit.provider_reference}",
+        )
+        return Applied(deposit.pk, "checkout does not match: flagged")
+
+    if isinstance(event, events.DepositPaid):
         if (
-            event.success
-            and deposit.state == Deposit.State.COMPLETED
-            and deposit.payment_reference not in ("", psp_reference)
+            deposit.state == Deposit.State.COMPLETED
+            and deposit.payment_reference
+            not in (
+                "",
+                event.payment_reference,
+            )
         ):
             # Money arrived twice for one deposit: credit nothing more, tell someone.
             wallet.deposit_flag_review(
                 **ids,
-                reason=f"second successful payment {psp_reference} for a deposit "
-                f"paid by {deposit.payment_reference}: not credited",
+                reason=f"second successful payment {event.payment_reference} for a "
+                f"deposit paid by {deposit.payment_reference}: not credited",
             )
             return Applied(deposit.pk, "second payment for a completed deposit")
-        if event.success:
-            wallet.deposit_complete(
-                **ids,
-                amount_minor=event.amount_minor
-                if event.amount_minor is not None
-                else -1,
-                currency=event.currency or "",
-                payment_reference=psp_reference,
-            )
-            return Applied(deposit.pk)
+        wallet.deposit_complete(
+            **ids,
+            amount_minor=event.amount_minor if event.amount_minor is not None else -1,
+            currency=event.currency,
+            payment_reference=event.payment_reference,
+        )
+    elif isinstance(event, events.DepositAwaitingPayment):
+        return Applied(deposit.pk, "not paid yet: waiting for async payment")
+    elif isinstance(event, events.DepositFailed):
         if deposit.is_final:
-            return Applied(deposit.pk, f"refused authorisation after {deposit.state}")
-        wallet.deposit_fail(**ids, reason=f"refused by Adyen: {reason}"[:255])
-        return Applied(deposit.pk)
-
-    if code == "CANCELLATION":
-        if not event.success:
-            return Applied(deposit.pk, "cancellation refused: nothing changes")
+            return Applied(deposit.pk, f"payment failure after {deposit.state}")
+        wallet.deposit_fail(**ids, reason=event.reason)
+    elif isinstance(event, events.DepositExpired):
+        wallet.deposit_expire(**ids)
+    elif isinstance(event, events.DepositCancelled):
         if deposit.state == Deposit.State.COMPLETED:
             wallet.deposit_flag_review(
-                **ids, reason="Adyen cancelled a payment that was credited"
+                **ids, reason="the PSP cancelled a payment that was credited"
             )
         else:
-            wallet.deposit_fail(**ids, reason="cancelled at Adyen")
-        return Applied(deposit.pk)
-
-    if code in REFUND_EVENTS:
-        return _refund_apply(deposit=deposit, event=event, actor=actor, reason=reason)
-
-    if code in DISPUTE_STAGES:
-        return _dispute_apply(deposit=deposit, event=event, actor=actor, reason=reason)
-
-    return Applied(deposit.pk, f"event {code} is recorded, not acted on")
+            wallet.deposit_fail(**ids, reason="cancelled at the PSP")
+    return Applied(deposit.pk)
 
 
-def _refund_apply(
-    *, deposit: Deposit, event: WebhookEvent, actor: Actor, reason: str
-) -> Applied:
-    match = _REFUND_REF.match(event.merchant_reference)
-    refund_id = int(match.group(1)) if match else None
-    psp_reference = str(event.payload["pspReference"])
-    if event.event_type == "REFUND" and event.success:
+# --- refunds -------------------------------------------------------------------------
+
+
+def _refund_event(*, deposit: Deposit, event, actor: Actor) -> Applied:
+    ids = {"deposit_id": deposit.pk, "tenant_id": deposit.tenant_id, "actor": actor}
+    if isinstance(event, events.RefundSucceeded):
         refunds.refund_succeeded(
-            deposit_id=deposit.pk,
-            tenant_id=deposit.tenant_id,
-            refund_id=refund_id,
-            provider_reference=psp_reference,
+            **ids,
+            refund_id=event.refund_id,
+            provider_reference=event.refund_reference,
             amount_minor=event.amount_minor,
-            currency=event.currency or "",
-            actor=actor,
+            currency=event.currency,
+        )
+    elif isinstance(event, events.RefundTotalReported):
+        refunds.refund_total_reported(
+            **ids,
+            refunded_total_minor=event.refunded_total_minor,
+            currency=event.currency,
         )
     else:
         refunds.refund_failed(
-            deposit_id=deposit.pk,
-            tenant_id=deposit.tenant_id,
-            refund_id=refund_id,
-            provider_reference=psp_reference,
-            reason=f"{event.event_type}: {reason}",
-            actor=actor,
+            **ids,
+            refund_id=event.refund_id,
+            provider_reference=event.refund_reference,
+            reason=event.reason,
         )
     return Applied(deposit.pk)
 
 
+# --- disputes: one lifecycle for every PSP ---------------------------------------------
+
+# A warning arriving late never hides a later stage.
+_EARLY = (DisputeStage.NOTIFIED,)
+
+
 def _dispute_stage_record(
-    *, deposit: Deposit, event: WebhookEvent, stage: str, reason: str
+    *,
+    deposit: Deposit,
+    provider: str,
+    event,
+    stage: str,
+    amount_minor: int | None = None,
+    currency: str = "",
 ) -> Dispute:
-    """One dispute per payment; its stage follows the notifications, except that an
-    early warning arriving late never hides a later stage. Every notification is
+    """One dispute per payment; its stage follows the events, and every event is
     kept in ``history``."""
+    reason = getattr(event, "reason", "")
     dispute, _ = Dispute.objects.select_for_update().get_or_create(
-        provider="adyen",
-        payment_reference=deposit.payment_reference or event.object_reference,
+        provider=provider,
+        payment_reference=deposit.payment_reference
+        or event.deposit.payment_reference
+        or f"deposit:{deposit.pk}",
         defaults={
             "tenant_id": deposit.tenant_id,
             "deposit": deposit,
             "stage": stage,
-            "amount_minor": event.amount_minor,
-            "currency": event.currency or "",
+            "amount_minor": amount_minor,
+            "currency": currency,
             "reason": reason[:255],
         },
     )
-    if not (
-        stage == Dispute.Stage.NOTIFICATION_OF_CHARGEBACK
-        and dispute.stage != Dispute.Stage.NOTIFICATION_OF_CHARGEBACK
-    ):
+    if not (stage in _EARLY and dispute.stage not in _EARLY):
         dispute.stage = stage
     dispute.history = [
         *dispute.history,
         {
             "stage": stage,
-            "event_id": event.event_id,
-            "amount_minor": event.amount_minor,
-            "currency": event.currency,
+            "dispute_reference": event.dispute_reference,
+            "amount_minor": amount_minor,
+            "currency": currency,
             "reason": reason,
             "at": timezone.now().isoformat(),
         },
     ]
-    if event.amount_minor is not None:
-        dispute.amount_minor = event.amount_minor
+    if amount_minor is not None:
+        dispute.amount_minor = amount_minor
     dispute.save()
     return dispute
 
 
-def _dispute_apply(
-    *, deposit: Deposit, event: WebhookEvent, actor: Actor, reason: str
-) -> Applied:
-    if not event.success:
-        return Applied(deposit.pk, f"{event.event_type} with success false: recorded")
+def _dispute_event(*, deposit: Deposit, event, actor: Actor) -> Applied:
     # The deposit row first, as every deposit service locks it: one lock order.
     deposit = Deposit.objects.select_for_update().get(pk=deposit.pk)
-    stage = DISPUTE_STAGES[event.event_type]
-    _dispute_stage_record(deposit=deposit, event=event, stage=stage, reason=reason)
+    provider = deposit.provider
     ids = {"deposit_id": deposit.pk, "tenant_id": deposit.tenant_id, "actor": actor}
-    if stage == Dispute.Stage.CHARGEBACK:
+    freeze = {
+        "player_id": deposit.player_id,
+        "tenant_id": deposit.tenant_id,
+        "actor": actor,
+    }
+    if isinstance(event, events.DisputeNotified):
+        _dispute_stage_record(
+            deposit=deposit,
+            provider=provider,
+            event=event,
+            stage=DisputeStage.NOTIFIED,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+        )
+        wallet.player_withdrawals_freeze(
+            **freeze, reason=f"chargeback notified on deposit {deposit.pk}"
+        )
+    elif isinstance(event, events.DisputeOpened):
+        _dispute_stage_record(
+            deposit=deposit,
+            provider=provider,
+            event=event,
+            stage=DisputeStage.CHARGEBACK,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+        )
         wallet.deposit_chargeback_record(
             **ids,
             amount_minor=event.amount_minor if event.amount_minor is not None else -1,
-            currency=event.currency or "",
+            currency=event.currency,
         )
-    elif stage == Dispute.Stage.CHARGEBACK_REVERSED:
+    elif isinstance(event, events.DisputeWon):
+        _dispute_stage_record(
+            deposit=deposit, provider=provider, event=event, stage=DisputeStage.WON
+        )
         wallet.deposit_chargeback_reverse(
-            **ids, reason=f"chargeback reversed at Adyen ({event.event_id})"
+            **ids, reason=f"dispute won ({event.dispute_reference})"
         )
-    elif stage == Dispute.Stage.NOTIFICATION_OF_CHARGEBACK:
-        wallet.player_withdrawals_freeze(
-            player_id=deposit.player_id,
-            tenant_id=deposit.tenant_id,
-            actor=actor,
-            reason=f"chargeback notified on deposit {deposit.pk}",
+    elif isinstance(event, events.DisputeLost):
+        # Final: the chargeback already booked stands.
+        _dispute_stage_record(
+            deposit=deposit, provider=provider, event=event, stage=DisputeStage.LOST
         )
-    else:
-        # Second chargeback / pre-arbitration: an operator decides the booking.
-        wallet.deposit_flag_review(**ids, reason=f"dispute stage {stage} at Adyen")
+    else:  # DisputeEscalated: an operator decides the booking.
+        _dispute_stage_record(
+            deposit=deposit,
+            provider=provider,
+            event=event,
+            stage=event.stage,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+        )
+        wallet.deposit_flag_review(**ids, reason=f"dispute stage {event.stage}")
         wallet.player_withdrawals_freeze(
-            player_id=deposit.player_id,
-            tenant_id=deposit.tenant_id,
-            actor=actor,
-            reason=f"dispute stage {stage} on deposit {deposit.pk}",
+            **freeze, reason=f"dispute stage {event.stage} on deposit {deposit.pk}"
         )
     return Applied(deposit.pk)

@@ -111,6 +111,7 @@ def refund_dispatch(*, refund_id: int) -> None:
     config = PSPConfig.objects.get(tenant_id=refund.tenant_id, provider=refund.provider)
     request = RefundRequest(
         deposit_id=refund.deposit_id,
+        refund_id=refund.pk,
         provider_reference=refund.deposit.payment_reference,
         amount_minor=refund.amount_minor,
         currency=refund.currency,
@@ -248,6 +249,62 @@ def refund_failed(
             reason=reason,
         )
     return refund
+
+
+def refund_total_reported(
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    refunded_total_minor: int,
+    currency: str,
+    actor: Actor,
+) -> list[Refund]:
+    """The PSP says how much of the deposit is refunded in total, without naming the
+    refunds (Stripe's ``charge.refunded``). What is new since the last booking is
+    settled against the pending refunds, oldest first, whose amounts make it up;
+    what no pending refund explains was refunded at the PSP itself and is recorded
+    as such. Each refund is booked once, through ``refund_succeeded``. Takes the
+    deposit row lock."""
+    with transaction.atomic(savepoint=False):
+        deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        new_minor = refunded_total_minor - deposit.refunded_minor
+        if new_minor <= 0 or currency != deposit.currency:
+            return []
+        settled: list[Refund] = []
+        left = new_minor
+        pending = Refund.objects.select_for_update().filter(
+            deposit=deposit, state=State.PENDING
+        )
+        for refund in pending.order_by("id"):
+            if refund.amount_minor > left:
+                continue
+            settled.append(
+                refund_succeeded(
+                    deposit_id=deposit.pk,
+                    tenant_id=tenant_id,
+                    refund_id=refund.pk,
+                    provider_reference=refund.provider_reference,
+                    amount_minor=refund.amount_minor,
+                    currency=currency,
+                    actor=actor,
+                )
+            )
+            left -= refund.amount_minor
+            if left == 0:
+                break
+        if left > 0:
+            settled.append(
+                refund_succeeded(
+                    deposit_id=deposit.pk,
+                    tenant_id=tenant_id,
+                    refund_id=None,
+                    provider_reference="",
+                    amount_minor=left,
+                    currency=currency,
+                    actor=actor,
+                )
+            )
+    return settled
 
 
 def _refund_locked(

@@ -16,10 +16,21 @@ from payments.providers.base import PaymentProvider
 ProviderFactory = Callable[[Any], PaymentProvider]
 
 _FACTORIES: dict[str, ProviderFactory] = {}
+_OPERATOR_SETTLED: set[str] = set()
 
 
-def register(name: str, factory: ProviderFactory) -> None:
+def register(
+    name: str, factory: ProviderFactory, *, operator_settles_payouts: bool = False
+) -> None:
     _FACTORIES[name] = factory
+    if operator_settles_payouts:
+        _OPERATOR_SETTLED.add(name)
+
+
+def provider_operator_settles_payouts(name: str) -> bool:
+    """Whether an operator (not the PSP) says how this provider's payouts ended
+    (``PaymentProvider.operator_settles_payouts``), without building it."""
+    return name in _OPERATOR_SETTLED
 
 
 def provider_build(*, name: str, config: Any = None) -> PaymentProvider:

@@ -24,17 +24,21 @@ from common import clock
 from common.actors import Actor
 from common.currency import to_major
 from common.errors import ApplicationError
-from payments.payouts import payout_retry, withdrawal_review_approve
-from payments.providers.manual.operations import (
+from payments.reconciliation import payout_attempt_settle
+from payments.withdrawals.manual import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
+)
+from payments.withdrawals.services import (
+    payout_retry,
+    withdrawal_review_approve,
+    withdrawal_review_reject,
 )
 from tenants.admin import TenantScopedAdmin, is_operator
 from tenants.selectors import tenant_list_for_operator
 from tenants.services import tenant_policy_get
 from wallet.models import PayoutAttempt, Withdrawal
 from wallet.selectors import balance_list, player_entry_list, withdrawal_list
-from wallet.services import withdrawal_reject
 
 
 class OperatorTenantFilter(admin.SimpleListFilter):
@@ -160,7 +164,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
     ]
     readonly_fields = fields
 
-    ACTIONS = ("approve", "reject", "mark-paid", "mark-failed", "retry")
+    ACTIONS = ("approve", "reject", "mark-paid", "mark-failed", "retry", "ask-psp")
 
     @admin.display(description="player", ordering="player__email")
     def player_email(self, obj: Withdrawal) -> str:
@@ -292,6 +296,11 @@ class WithdrawalAdmin(TenantScopedAdmin):
                 after_attempt_id=self._attempt(withdrawal, post).pk,
             )
             return f"Payout attempt {attempt.number} started." if attempt else nothing
+        if action == "ask-psp":
+            # An unknown outcome is settled by asking the PSP, the same code
+            # reconcile_payouts runs; never by an operator's guess.
+            finding = payout_attempt_settle(attempt=self._attempt(withdrawal, post))
+            return f"Asked {finding.provider}: {finding.outcome} ({finding.detail})."
         with transaction.atomic(durable=True):
             if action == "approve":
                 _, changed = withdrawal_review_approve(
@@ -299,7 +308,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
                 )
                 done = "Approved; the payout is pending."
             elif action == "reject":
-                _, changed = withdrawal_reject(
+                _, changed = withdrawal_review_reject(
                     withdrawal=withdrawal, actor=actor, reason=post.get("reason", "")
                 )
                 done = "Rejected; the funds are back in the player's balance."

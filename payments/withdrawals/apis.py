@@ -1,4 +1,4 @@
-"""Player API for withdrawals. Thin: parse, call payments.payouts / wallet services
+"""Player API for withdrawals. Thin: parse, call ``payments.withdrawals.services``
 in one durable transaction, render."""
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from common.actors import Actor
 from common.currency import to_major, to_minor
-from common.idempotency import idempotency_key_from
+from common.idempotency import idempotency_key_from, replay_response
 from common.ratelimit import RateLimitMixin
-from payments.payouts import payout_retry, withdrawal_submit
+from payments.withdrawals.services import (
+    payout_retry,
+    withdrawal_cancel_by_player,
+    withdrawal_submit,
+)
 from tenants.api import TenantApi
 from wallet.selectors import withdrawal_get, withdrawal_list
-from wallet.services import withdrawal_cancel
 
 
 class PayoutAttemptOutputSerializer(serializers.Serializer):
@@ -107,9 +110,8 @@ class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
                 destination=data.validated_data["destination"],
                 idempotency_key=key,
             )
-        return Response(
-            WithdrawalOutputSerializer(withdrawal).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        return replay_response(
+            WithdrawalOutputSerializer(withdrawal).data, replayed=not created
         )
 
 
@@ -124,8 +126,17 @@ class WithdrawalDetailApi(TenantApi):
         return Response(WithdrawalOutputSerializer(withdrawal).data)
 
 
+_OPTIONAL_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False
+)
+
+
 class WithdrawalCancelApi(TenantApi):
-    @extend_schema(request=None, responses={200: WithdrawalOutputSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[_OPTIONAL_KEY],
+        responses={200: WithdrawalOutputSerializer},
+    )
     def post(self, request, withdrawal_id: int):
         with transaction.atomic(durable=True):
             withdrawal = withdrawal_get(
@@ -133,26 +144,42 @@ class WithdrawalCancelApi(TenantApi):
                 player=request.user,
                 withdrawal_id=withdrawal_id,
             )
-            withdrawal, _ = withdrawal_cancel(
+            withdrawal, changed = withdrawal_cancel_by_player(
                 withdrawal=withdrawal, actor=Actor.for_player(request.user)
             )
-        return Response(WithdrawalOutputSerializer(withdrawal).data)
+        # A repeat (the withdrawal is already canceled) answers the first result.
+        return replay_response(
+            WithdrawalOutputSerializer(withdrawal).data,
+            replayed=not changed,
+            first_status=200,
+        )
 
 
 class WithdrawalRetryApi(RateLimitMixin, TenantApi):
     ratelimit_group = "retry"
 
-    @extend_schema(request=None, responses={200: WithdrawalOutputSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[_OPTIONAL_KEY],
+        responses={200: WithdrawalOutputSerializer},
+    )
     def post(self, request, withdrawal_id: int):
         withdrawal = withdrawal_get(
             tenant_id=request.tenant.pk,
             player=request.user,
             withdrawal_id=withdrawal_id,
         )
-        payout_retry(
+        attempt = payout_retry(
             withdrawal=withdrawal,
             actor=Actor.for_player(request.user),
             by_player=True,
+            request_key=request.headers.get("Idempotency-Key", "").strip()
+            and idempotency_key_from(request),
         )
         withdrawal.refresh_from_db()
-        return Response(WithdrawalOutputSerializer(withdrawal).data)
+        # A repeat with the same Idempotency-Key answers the first result.
+        return replay_response(
+            WithdrawalOutputSerializer(withdrawal).data,
+            replayed=attempt is None,
+            first_status=200,
+        )

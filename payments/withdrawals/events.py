@@ -1,83 +1,93 @@
-"""Adyen transfer updates (Balance Platform webhooks) → the withdrawal lifecycle.
+"""Payout events → the withdrawal lifecycle, the same for every PSP.
 
-A payout to Adyen is a Transfers API ``/transfers`` call (``payments.payouts``
-dispatches it); Adyen then reports the transfer's progress by webhook. ``booked`` (the
-funds left the balance account) or ``credited`` pays the withdrawal (the hold is
-posted); ``refused`` / ``failed`` / ``error`` make it ``payout_failed``, after which the
-tenant's retry policy (TENANT-POLICY-002) decides whether it may be retried.
-Intermediate statuses (``received``, ``authorised``, ``pendingApproval``) change nothing.
+A provider has turned its transfer notification into ``PayoutBooked`` (the money
+left: the hold is posted), ``PayoutFailed`` (the payout did not happen: the funds
+stay held and the tenant's retry policy, TENANT-POLICY-002, decides what next),
+``PayoutReturned`` (a booked payout came back: the player is re-credited, once) or
+``PayoutProgressed`` (nothing changes). Runs inside the webhook inbox's transaction.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 from common.actors import Actor
 from common.errors import IllegalStateTransition
-from payments.models import PSPConfig
-from payments.providers.base import WebhookEvent
-from payments.services import Applied
+from payments import events
+from payments.events import Applied, PayoutRef
+from wallet import services as wallet
 from wallet.models import PayoutAttempt
-from wallet.services import withdrawal_payout_failed, withdrawal_payout_succeeded
 
 logger = logging.getLogger(__name__)
 
-PAID = frozenset({"booked", "credited"})
-FAILED = frozenset({"refused", "failed", "error", "cancelled"})
-_ATTEMPT_REF = re.compile(r":attempt:(\d+)$")
+PAYOUT_EVENTS = (
+    events.PayoutBooked,
+    events.PayoutFailed,
+    events.PayoutReturned,
+    events.PayoutProgressed,
+)
 
 
-def _attempt_for(*, config: PSPConfig, event: WebhookEvent) -> PayoutAttempt | None:
-    """By the transfer id we stored when Adyen took the payout; else by the attempt
-    id in our transfer reference (the webhook can beat the stored id)."""
+def payout_attempt_for_ref(
+    *, tenant_id: int, provider: str, ref: PayoutRef
+) -> PayoutAttempt | None:
+    """By the transfer id we stored when the PSP took the payout; else by the
+    attempt id in our reference (the webhook can beat the stored id)."""
     attempts = PayoutAttempt.objects.select_related("withdrawal").filter(
-        tenant_id=config.tenant_id, provider="adyen"
+        tenant_id=tenant_id, provider=provider
     )
-    found = attempts.filter(provider_reference=event.object_reference).first()
-    if found is not None:
-        return found
-    match = _ATTEMPT_REF.search(event.merchant_reference)
-    return attempts.filter(pk=int(match.group(1))).first() if match else None
+    if ref.transfer_reference:
+        found = attempts.filter(provider_reference=ref.transfer_reference).first()
+        if found is not None:
+            return found
+    if ref.attempt_id is not None:
+        return attempts.filter(pk=ref.attempt_id).first()
+    return None
 
 
-def transfer_update_apply(*, config: PSPConfig, event: WebhookEvent) -> Applied:
-    data = event.payload.get("data") or {}
-    status = str(data.get("status") or "")
-    if str(data.get("direction") or "outgoing") != "outgoing":
-        return Applied(None, f"incoming transfer ({status}): not a payout")
-    attempt = _attempt_for(config=config, event=event)
+def payout_event_apply(
+    *, tenant_id: int, provider: str, event: events.PayoutEvent
+) -> Applied:
+    attempt = payout_attempt_for_ref(
+        tenant_id=tenant_id, provider=provider, ref=event.payout
+    )
     if attempt is None:
         return Applied(
             None,
-            f"no Adyen payout of this brand matches transfer {event.object_reference}",
+            f"no payout of this brand matches transfer {event.payout.transfer_reference}",
         )
-    actor = Actor.psp("adyen")
+    actor = Actor.psp(provider)
+    reference = event.payout.transfer_reference
     try:
-        if status in PAID:
-            withdrawal_payout_succeeded(
-                attempt=attempt, actor=actor, provider_reference=event.object_reference
+        if isinstance(event, events.PayoutBooked):
+            wallet.withdrawal_payout_succeeded(
+                attempt=attempt, actor=actor, provider_reference=reference
             )
-        elif status in FAILED:
-            withdrawal_payout_failed(
-                attempt=attempt,
-                actor=actor,
-                reason=f"Adyen transfer {status}: {data.get('reason') or 'no reason given'}",
+            what = "booked"
+        elif isinstance(event, events.PayoutFailed):
+            wallet.withdrawal_payout_failed(
+                attempt=attempt, actor=actor, reason=event.reason
             )
+            what = "failed"
+        elif isinstance(event, events.PayoutReturned):
+            wallet.withdrawal_payout_returned(
+                attempt=attempt, actor=actor, reason=event.reason
+            )
+            what = "returned"
         else:
-            return Applied(None, f"transfer {status}: in progress", handled=True)
+            return Applied(None, f"transfer {event.status}: in progress", handled=True)
     except IllegalStateTransition as exc:
         # Already resolved another way (e.g. an operator marked it): keep the event,
         # say so, move nothing.
         logger.warning(
-            "adyen.transfer_update_after_resolution",
-            extra={"attempt_id": attempt.pk, "status": status},
+            "payout.update_after_resolution",
+            extra={"attempt_id": attempt.pk, "event": type(event).__name__},
         )
         return Applied(
             None,
-            f"transfer {status} after the attempt was {exc.details['from_state']}",
+            f"transfer update after the attempt was {exc.details['from_state']}",
             handled=True,
         )
     return Applied(
-        None, f"withdrawal {attempt.withdrawal_id}: transfer {status}", handled=True
+        None, f"withdrawal {attempt.withdrawal_id}: transfer {what}", handled=True
     )

@@ -1,4 +1,5 @@
-"""Withdrawal doors shared by the API and the admin, and payout dispatch.
+"""The withdrawal flow's services: every door (API, admin, portal, commands) calls
+these, never the wallet's transitions directly.
 
 The wallet owns the withdrawal state machine; this module adds what the wallet must
 not know: which provider pays a withdrawal out, and calling it. Dispatch runs after
@@ -18,16 +19,20 @@ from django.db import transaction
 from casino.models import Player
 from common.actors import Actor
 from common.crypto import decrypt_json
+from payments.config.services import psp_config_ensure_simulated
 from payments.exceptions import (
+    PayoutOutcomeMustBeAsked,
     ProviderError,
     ProviderNotConfigured,
     ProviderUnavailable,
 )
 from payments.providers.base import PayoutRequest
-from payments.providers.registry import provider_build
+from payments.providers.registry import (
+    provider_build,
+    provider_operator_settles_payouts,
+)
 from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_payout
-from payments.services import psp_config_ensure_simulated
 from wallet.exceptions import (
     PaymentCooldownActive,
     PaymentRetryLimitExceeded,
@@ -39,10 +44,12 @@ from wallet.services import (
     payout_attempt_outcome_unknown,
     payout_attempt_provider_reference_set,
     withdrawal_approve,
+    withdrawal_cancel,
     withdrawal_payout_failed,
     withdrawal_payout_retry,
     withdrawal_payout_start,
     withdrawal_payout_succeeded,
+    withdrawal_reject,
     withdrawal_request,
     withdrawal_retry_blocked_record,
 )
@@ -124,8 +131,11 @@ def payout_retry(
     actor: Actor,
     by_player: bool,
     after_attempt_id: int | None = None,
+    request_key: str = "",
 ) -> PayoutAttempt | None:
     """Retry a failed payout (TENANT-POLICY-002), for the API and the admin alike.
+    ``None`` when it already happened: a newer attempt than ``after_attempt_id``
+    exists, or one was made for the same ``request_key`` (Idempotency-Key).
 
     Owns its transactions, unlike the other doors: a policy refusal rolls the retry
     back whole and then leaves one audit row in a transaction of its own."""
@@ -137,6 +147,7 @@ def payout_retry(
                 actor=actor,
                 by_player=by_player,
                 after_attempt_id=after_attempt_id,
+                request_key=request_key,
             )
             if attempt is not None:
                 _dispatch_after_commit(attempt)
@@ -151,6 +162,32 @@ def payout_retry(
         )
         raise
     return attempt
+
+
+def withdrawal_review_reject(
+    *, withdrawal: Withdrawal, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """An operator rejects: the hold is voided. Joins the caller's transaction."""
+    return withdrawal_reject(withdrawal=withdrawal, actor=actor, reason=reason)
+
+
+def withdrawal_cancel_by_player(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """The player takes back a withdrawal awaiting review; a repeat changes nothing
+    (``changed`` False). Joins the caller's transaction."""
+    return withdrawal_cancel(withdrawal=withdrawal, actor=actor)
+
+
+def payout_outcome_settle_by_operator_check(*, attempt: PayoutAttempt) -> None:
+    """Only an operator-settled provider (manual bank transfer) may be marked paid
+    or failed by hand. A PSP payout whose outcome is unknown is settled by asking
+    the PSP (``payout_attempt_status_check``), never by a guess: marking it failed
+    and retrying could pay the player twice."""
+    if not provider_operator_settles_payouts(attempt.provider):
+        raise PayoutOutcomeMustBeAsked(
+            details={"attempt": attempt.number, "provider": attempt.provider}
+        )
 
 
 def payout_dispatch(*, attempt_id: int) -> None:

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from common.actors import Actor
+from payments.config.services import psp_config_save
 from payments.models import PSPConfig
 from payments.providers.adyen.config import AdyenConfig
 from payments.providers.adyen.webhooks import item_signature, payload_signature
-from payments.services import psp_config_save
 from tests.factories import TenantFactory
 
 # Adyen's published test vector (peers/README.md).
@@ -143,10 +143,10 @@ def adyen_rows(tenant, player):
     real services: for fixtures that need a row of every admin model."""
     from django.db import transaction
 
+    from payments.deposits.refunds import refund_request
     from payments.models import PaymentRoute
-    from payments.refunds import refund_request
-    from payments.services import webhook_receive
     from payments.simulator.adyen import basic_auth_header, notification_item
+    from payments.webhooks.services import webhook_receive
     from tests.payments.factories import pending_deposit
 
     config = adyen_psp_config(tenant=tenant, merchant_account=f"{tenant.slug}-merchant")

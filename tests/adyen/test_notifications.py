@@ -93,16 +93,34 @@ def test_tampered_amount_is_400_and_moves_nothing(client, adyen_config_model, pl
     assert available(player) == 0
 
 
-def test_batch_with_one_bad_item_is_refused_whole(client, adyen_config_model, player):
+def test_batch_with_one_bad_item_applies_the_verified_items_and_keeps_the_bad_one(
+    client, adyen_config_model, player
+):
+    """Issue 8, defect 14: refusing the whole batch made Adyen retry the good items
+    for ever."""
     first, second = adyen_deposit(player), adyen_deposit(player, 700)
     bad = item(adyen_config_model, second)
     bad["success"] = "false"
     response = post_notification(
         client, adyen_config_model, batch(item(adyen_config_model, first), bad)
     )
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert response.content == b"[accepted]"
     first.refresh_from_db()
-    assert first.state == Deposit.State.PENDING_PROVIDER
+    second.refresh_from_db()
+    assert first.state == Deposit.State.COMPLETED
+    assert second.state == Deposit.State.PENDING_PROVIDER
+    rejected = WebhookInbox.objects.get(status=WebhookInbox.Status.REJECTED)
+    assert rejected.error.startswith("WEBHOOK_HMAC_INVALID")
+    assert '"success": "false"' in rejected.body
+
+
+def test_batch_with_only_bad_items_is_refused_whole(client, adyen_config_model, player):
+    deposit = adyen_deposit(player)
+    bad = item(adyen_config_model, deposit)
+    bad["success"] = "false"
+    response = post_notification(client, adyen_config_model, batch(bad))
+    assert response.status_code == 400
     assert available(player) == 0
     assert WebhookInbox.objects.get().status == WebhookInbox.Status.REJECTED
 
@@ -322,7 +340,7 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     client, adyen_config_model, player, monkeypatch
 ):
     from payments import adyen_events
-    from payments.services import webhook_reprocess
+    from payments.webhooks.services import webhook_reprocess
 
     deposit = adyen_deposit(player)
     real_apply = adyen_events.adyen_event_apply

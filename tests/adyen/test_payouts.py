@@ -5,8 +5,12 @@ import pytest
 
 from payments.exceptions import ProviderNotConfigured
 from payments.models import PaymentRoute, WebhookInbox
-from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_approve
 from payments.simulator.adyen import deliver_transfer_update, transfer_update
+from payments.withdrawals.services import (
+    payout_dispatch,
+    payout_retry,
+    withdrawal_review_approve,
+)
 from tests.adyen.conftest import adyen_psp_config
 from tests.withdrawals.factories import (
     OPERATOR,

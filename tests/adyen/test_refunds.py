@@ -4,9 +4,9 @@ import pytest
 from django.db import transaction
 
 from common.actors import Actor
+from payments.deposits.refunds import refund_request
 from payments.exceptions import RefundExceedsRefundable, RefundNotAllowed
 from payments.models import Refund
-from payments.refunds import refund_request
 from payments.simulator.adyen import batch, notification_item
 from tests.adyen.conftest import post_notification
 from tests.payments.factories import pending_deposit

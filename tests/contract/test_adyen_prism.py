@@ -216,7 +216,7 @@ def test_withdrawal_routed_to_adyen_sends_a_valid_transfer(
     settings, prism_transfers, wire
 ):
     from payments.models import PaymentRoute
-    from payments.payouts import payout_dispatch, withdrawal_review_approve
+    from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
     from tests.adyen.conftest import adyen_psp_config
     from tests.withdrawals.factories import (
         OPERATOR,

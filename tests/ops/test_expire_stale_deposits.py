@@ -6,7 +6,7 @@ from django.core.management import CommandError
 
 from audit.models import AuditEvent
 from common.actors import Actor
-from payments.services import psp_config_ensure_simulated
+from payments.config.services import psp_config_ensure_simulated
 from payments.simulator.events import checkout_session
 from tests.adyen.factories import adyen_psp_config
 from tests.factories import PlayerFactory

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from common.actors import Actor
-from payments.providers.manual.operations import manual_payout_mark_paid
+from payments.withdrawals.manual import manual_payout_mark_paid
 from tests.adyen.factories import adyen_rows
 from tests.factories import PlayerFactory
 from tests.ops.conftest import run, run_failing

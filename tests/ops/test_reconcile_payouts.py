@@ -7,10 +7,14 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError
 
+from payments.config.services import psp_config_ensure_simulated
 from payments.models import PaymentRoute
-from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_approve
 from payments.reconciliation import payouts_reconcile
-from payments.services import psp_config_ensure_simulated
+from payments.withdrawals.services import (
+    payout_dispatch,
+    payout_retry,
+    withdrawal_review_approve,
+)
 from tests.adyen.factories import adyen_psp_config
 from tests.ops.conftest import run, run_failing
 from tests.withdrawals.factories import (

@@ -7,10 +7,11 @@ import time
 import factory
 
 from common.actors import Actor
+from payments.config.services import psp_config_save
 from payments.models import PSPConfig
 from payments.providers.stripe import webhooks
-from payments.services import psp_config_save, webhook_receive
 from payments.simulator.events import event_for
+from payments.webhooks.services import webhook_receive
 from tests.factories import TenantFactory
 from wallet import services as wallet
 

@@ -8,8 +8,8 @@ from django.db import transaction
 
 from casino.models import Player
 from common.actors import Actor
-from payments.payouts import payout_dispatch, withdrawal_review_approve
-from payments.providers.manual.operations import manual_payout_mark_failed
+from payments.withdrawals.manual import manual_payout_mark_failed
+from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
 from tenants.models import TenantPolicy
 from tests.factories import PlayerFactory, fund
 from wallet.models import Withdrawal

@@ -10,14 +10,14 @@ from django.db import transaction
 from audit.models import AuditEvent
 from common.actors import Actor
 from payments.exceptions import ProviderError, ProviderUnavailable
-from payments.payouts import payout_retry, withdrawal_submit
 from payments.providers import registry
 from payments.providers.base import PayoutResult
-from payments.providers.manual.operations import (
+from payments.providers.manual.provider import ManualProvider
+from payments.withdrawals.manual import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
 )
-from payments.providers.manual.provider import ManualProvider
+from payments.withdrawals.services import payout_retry, withdrawal_submit
 from tests.factories import fund
 from tests.withdrawals.factories import (
     DESTINATION,
@@ -225,7 +225,8 @@ def provider(monkeypatch):
     def use(cls):
         registry.register(cls.name, lambda config: cls())
         monkeypatch.setattr(
-            "payments.payouts.payout_provider_for", lambda withdrawal: cls.name
+            "payments.withdrawals.services.payout_provider_for",
+            lambda withdrawal: cls.name,
         )
 
     return use

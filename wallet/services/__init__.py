@@ -18,6 +18,7 @@ from wallet.services.deposits import (  # noqa: F401
     deposit_flag_review,
     deposit_refund_record,
     deposit_refund_reverse,
+    deposit_replay_get,
     player_withdrawals_freeze,
 )
 from wallet.services.ledger import (  # noqa: F401
@@ -40,6 +41,7 @@ from wallet.services.policies import (  # noqa: F401
     withdrawal_amount_bounds_check,
     withdrawal_auto_approvable,
     withdrawal_daily_limit_check,
+    withdrawal_policy_check,
     withdrawal_velocity_check,
 )
 from wallet.services.withdrawals import (  # noqa: F401
@@ -50,6 +52,7 @@ from wallet.services.withdrawals import (  # noqa: F401
     withdrawal_cancel,
     withdrawal_payout_failed,
     withdrawal_payout_retry,
+    withdrawal_payout_returned,
     withdrawal_payout_start,
     withdrawal_payout_succeeded,
     withdrawal_reject,

@@ -112,6 +112,28 @@ def _deposits_open_today_minor(*, player: Player, currency: str) -> int:
     )
 
 
+def deposit_replay_get(
+    *, player: Player, idempotency_key: str, amount_minor: int, currency: str
+) -> Deposit | None:
+    """The deposit an earlier request with this key started, or ``None``. The same
+    key with a different amount or currency raises ``IdempotencyKeyReuseConflict``.
+    Checked before any policy: a replay returns the first result whatever changed
+    since (kill switch, route, configuration)."""
+    found = Deposit.objects.filter(
+        tenant_id=player.tenant_id, player=player, idempotency_key=idempotency_key
+    ).first()
+    if found is None:
+        return None
+    request_hash = request_fingerprint(
+        {"provider": found.provider, "currency": currency, "amount_minor": amount_minor}
+    )
+    if found.request_hash != request_hash:
+        raise IdempotencyKeyReuseConflict(
+            details={"idempotency_key": idempotency_key, "deposit_id": found.pk}
+        )
+    return found
+
+
 def deposit_create(
     *,
     player: Player,
@@ -470,18 +492,12 @@ def deposit_chargeback_record(
         deposit.charged_back_minor = amount_minor
         _flag(deposit, f"chargeback of {amount_minor} {currency}")
         deposit.save()
-        if not player.withdrawals_frozen:
-            player.withdrawals_frozen = True
-            player.save(update_fields=["withdrawals_frozen"])
-            audit_record(
-                actor=actor,
-                action="player.withdrawals_frozen",
-                tenant_id=player.tenant_id,
-                target=player,
-                before={"withdrawals_frozen": False},
-                after={"withdrawals_frozen": True},
-                reason=f"chargeback on deposit {deposit.pk}",
-            )
+        player_withdrawals_freeze(
+            player_id=player.pk,
+            tenant_id=player.tenant_id,
+            actor=actor,
+            reason=f"chargeback on deposit {deposit.pk}",
+        )
         _deposit_audit(
             actor=actor, deposit=deposit, action="deposit.charged_back", before=before
         )

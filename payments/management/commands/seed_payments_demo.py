@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.actors import Actor
-from payments.services import psp_config_ensure_simulated
+from payments.config.services import psp_config_ensure_simulated
 from tenants.models import Tenant
 from tenants.services import tenant_create
 

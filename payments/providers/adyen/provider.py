@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from payments.exceptions import ProviderError, ProviderNotConfigured
+from payments.events import RejectedItem, WebhookEvent
+from payments.exceptions import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments.providers.adyen import webhooks
 from payments.providers.adyen.client import AdyenApi
 from payments.providers.adyen.config import AdyenConfig
@@ -28,7 +33,6 @@ from payments.providers.base import (
     PayoutResult,
     RefundRequest,
     RefundResult,
-    WebhookEvent,
 )
 
 # Keys the simulator generates (payments.services.psp_config_ensure_simulated).
@@ -148,8 +152,9 @@ class AdyenProvider(PaymentProvider):
             idempotency_key=request.idempotency_key,
         )
         if not answer.get("id") or not answer.get("url"):
-            raise ProviderError(
-                "Adyen answered without a payment link.",
+            # A 2xx we cannot read: the link may exist. Unknown, not failed.
+            raise ProviderUnavailable(
+                "Adyen answered without a payment link; the outcome is unknown.",
                 details={"provider": PROVIDER, "operation": "paymentLinks.create"},
             )
         return CheckoutSession(
@@ -202,8 +207,11 @@ class AdyenProvider(PaymentProvider):
     # -- webhooks ---------------------------------------------------------------------
     def verify_and_parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str]
-    ) -> list[WebhookEvent]:
+    ) -> list[WebhookEvent | RejectedItem]:
         return webhooks.verify_and_parse(body=body, headers=headers, config=self.config)
+
+    def verify_stored_webhook(self, *, body: bytes) -> list[WebhookEvent]:
+        return webhooks.verify_stored(body=body, config=self.config)
 
     def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
         """Parse a stored delivery verified when it arrived (admin reprocess)."""

@@ -11,7 +11,12 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from payments.exceptions import ProviderError, ProviderNotConfigured
+from payments.events import WebhookEvent
+from payments.exceptions import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments.providers import base
 from payments.providers.stripe import mapping, webhooks
 from payments.providers.stripe.client import StripeApi
@@ -72,7 +77,8 @@ class StripeProvider(base.PaymentProvider):
             idempotency_key=request.idempotency_key,
         )
         if not session.get("id") or not session.get("url"):
-            raise ProviderError(
+            # A 2xx we cannot read: the session may exist. Unknown, not failed.
+            raise ProviderUnavailable(
                 "Stripe returned a checkout session without an id or url.",
                 details={"provider": self.name},
             )
@@ -107,7 +113,7 @@ class StripeProvider(base.PaymentProvider):
 
     def verify_and_parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str]
-    ) -> list[base.WebhookEvent]:
+    ) -> list[WebhookEvent]:
         signature = None
         for name, value in headers.items():
             if name.lower() == "stripe-signature":
@@ -120,7 +126,7 @@ class StripeProvider(base.PaymentProvider):
         )
         return [mapping.event_parse(body)]
 
-    def parse_verified_webhook(self, *, body: bytes) -> list[base.WebhookEvent]:
+    def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
         return [mapping.event_parse(body)]
 
     # --- the rest of the interface ----------------------------------------------
@@ -138,7 +144,11 @@ class StripeProvider(base.PaymentProvider):
                 "amount": mapping.to_stripe_amount(
                     request.amount_minor, request.currency
                 ),
-                "metadata": {"deposit_id": str(request.deposit_id)},
+                # charge.refund.updated carries it back to our refund row.
+                "metadata": {
+                    "deposit_id": str(request.deposit_id),
+                    "refund": f"refund:{request.refund_id}",
+                },
             },
             idempotency_key=request.idempotency_key,
         )
