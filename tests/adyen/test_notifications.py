@@ -216,6 +216,9 @@ def test_clp_amount_is_converted_from_adyen_minor_units(
     client, adyen_config_model, player
 ):
     config = adyen_config_model
+    config.tenant.allowed_currencies = [*config.tenant.allowed_currencies, "CLP"]
+    config.tenant.save(update_fields=["allowed_currencies"])
+    player.refresh_from_db()
     deposit = adyen_deposit(player, 5000, "CLP")
     payload = item(config, deposit)
     assert payload["amount"] == {"currency": "CLP", "value": 500000}
@@ -339,16 +342,16 @@ def test_concurrent_duplicate_notifications_credit_once(adyen_config_model, play
 def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     client, adyen_config_model, player, monkeypatch
 ):
-    from payments import adyen_events
+    from payments.webhooks import services as inbox_services
     from payments.webhooks.services import webhook_reprocess
 
     deposit = adyen_deposit(player)
-    real_apply = adyen_events.adyen_event_apply
+    real_apply = inbox_services.deposit_event_apply
 
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", broken)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", broken)
     response = post_notification(
         client, adyen_config_model, batch(item(adyen_config_model, deposit))
     )
@@ -357,7 +360,7 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     assert inbox.status == WebhookInbox.Status.FAILED
     assert available(player) == 0
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", real_apply)
     webhook_reprocess(inbox=inbox, actor=Actor.system("tests"))
     inbox.refresh_from_db()
     assert inbox.status == WebhookInbox.Status.PROCESSED
@@ -367,22 +370,22 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
 def test_one_item_failing_to_apply_does_not_stop_the_rest_of_the_batch(
     client, adyen_config_model, player, monkeypatch
 ):
-    from payments import adyen_events
+    from payments.webhooks import services as inbox_services
 
     first, second = adyen_deposit(player, 1000), adyen_deposit(player, 2500)
-    real_apply = adyen_events.adyen_event_apply
+    real_apply = inbox_services.deposit_event_apply
 
-    def fails_for_first(*, config, event):
-        if event.merchant_reference == f"deposit:{first.pk}":
+    def fails_for_first(*, tenant_id, provider, event):
+        if event.deposit.deposit_id == first.pk:
             raise RuntimeError("database hiccup")
-        return real_apply(config=config, event=event)
+        return real_apply(tenant_id=tenant_id, provider=provider, event=event)
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", fails_for_first)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", fails_for_first)
     document = batch(item(adyen_config_model, first), item(adyen_config_model, second))
     assert post_notification(client, adyen_config_model, document).status_code == 500
     assert (credits(first), credits(second)) == (0, 1)
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", real_apply)
     assert post_notification(client, adyen_config_model, document).status_code == 200
     assert (credits(first), credits(second)) == (1, 1)
     assert available(player) == 3500

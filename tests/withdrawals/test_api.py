@@ -67,7 +67,9 @@ def test_create_returns_201_with_the_masked_destination(api_client):
     assert IBAN not in response.content.decode()
 
 
-def test_a_replay_with_the_same_key_returns_200_and_the_same_withdrawal(api_client):
+def test_a_replay_with_the_same_key_answers_the_first_result(api_client):
+    """Issue 8, defect 15: one replay contract everywhere (the deposit door answered
+    201, this one 200): the first status, marked Idempotent-Replayed."""
     player = verified_player(balance_minor=10_000)
     first = call(
         api_client, player, "post", "/api/v1/withdrawals", request_body(), key="w-1"
@@ -75,7 +77,9 @@ def test_a_replay_with_the_same_key_returns_200_and_the_same_withdrawal(api_clie
     again = call(
         api_client, player, "post", "/api/v1/withdrawals", request_body(), key="w-1"
     )
-    assert again.status_code == 200
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
     assert again.json()["id"] == first.json()["id"]
     assert balance_list(player=player)[0].held_minor == 2_000
 
@@ -232,7 +236,7 @@ REFUSALS = [
     (_poor, request_body(amount="1000.00"), 400, "INSUFFICIENT_FUNDS"),
     (_poor, request_body(amount="1.001"), 400, "INVALID_AMOUNT"),
     (_poor, request_body(currency="XXX"), 400, "CURRENCY_NOT_SUPPORTED"),
-    (_poor, request_body(currency="JPY"), 400, "CURRENCY_NOT_SUPPORTED"),
+    (_poor, request_body(currency="JPY"), 400, "CURRENCY_NOT_ALLOWED"),
     (_poor, request_body(amount="0"), 400, "VALIDATION_ERROR"),
     (
         _poor,

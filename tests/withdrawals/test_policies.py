@@ -4,6 +4,8 @@ controllable clock instead of sleeps."""
 from datetime import timedelta
 
 import pytest
+
+from payments.exceptions import PayoutOutcomeMustBeAsked
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -256,17 +258,23 @@ def test_an_unknown_outcome_can_be_neither_retried_nor_rejected(provider):
     assert held(player) == 2_000
 
 
-def test_an_unknown_outcome_is_settled_once_when_the_operator_confirms(provider):
+def test_an_unknown_psp_outcome_cannot_be_settled_by_an_operators_guess(provider):
+    """Issue 8, defect 1: marking an unknown PSP payout failed, then retrying, sent a
+    second transfer with a new key; if the first was booked the player was paid
+    twice. Only the PSP's answer (reconcile_payouts, the admin's "ask the PSP")
+    settles it."""
     provider(_Timeout)
     player = verified_player(balance_minor=10_000)
     withdrawal = withdrawal_payout_pending(player, 2_000)
     attempt = latest_attempt(withdrawal)
-    manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
-    manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
+    with pytest.raises(PayoutOutcomeMustBeAsked), transaction.atomic():
+        manual_payout_mark_failed(attempt=attempt, actor=OPERATOR, reason="guess")
+    with pytest.raises(PayoutOutcomeMustBeAsked), transaction.atomic():
+        manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
     withdrawal.refresh_from_db()
-    assert withdrawal.state == Withdrawal.State.PAID
-    assert held(player) == 0
-    assert balance_list(player=player)[0].available_minor == 8_000
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+    assert latest_attempt(withdrawal).state == PayoutAttempt.State.UNKNOWN
+    assert held(player) == 2_000
 
 
 def test_a_provider_refusal_fails_the_payout_and_keeps_funds_held(provider):
