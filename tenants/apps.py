@@ -6,9 +6,10 @@ class TenantsConfig(AppConfig):
     verbose_name = "Brands (tenants)"
 
     def ready(self) -> None:
-        from tenants import exceptions  # noqa: F401  (registers error codes)
-
         # The audit trail's admin needs tenants.admin's scoping, and audit sits
         # below tenants; registering it from here keeps the dependency direction
         # without an import cycle (tenants.admin no longer imports it back).
-        from tenants import admin_audit  # noqa: F401
+        from tenants import (
+            admin_audit,  # noqa: F401
+            exceptions,  # noqa: F401  (registers error codes)
+        )

@@ -1,12 +1,11 @@
 import json
 
 import pytest
-
-from payments import events
-from payments.events import RejectedItem, WebhookEvent
 from Adyen.util import is_valid_hmac_notification
 
 from common.errors import MalformedRequest
+from payments import events
+from payments.events import RejectedItem, WebhookEvent
 from payments.exceptions import (
     WebhookAuthenticationFailed,
     WebhookHmacInvalid,

@@ -4,14 +4,16 @@ controllable clock instead of sleeps."""
 from datetime import timedelta
 
 import pytest
-
-from payments.exceptions import PayoutOutcomeMustBeAsked
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.models import AuditEvent
 from common.actors import Actor
-from payments.exceptions import ProviderError, ProviderUnavailable
+from payments.exceptions import (
+    PayoutOutcomeMustBeAsked,
+    ProviderError,
+    ProviderUnavailable,
+)
 from payments.providers import registry
 from payments.providers.base import PayoutResult
 from payments.providers.manual.provider import ManualProvider
