@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
@@ -327,6 +328,10 @@ class RefundForm(forms.ModelForm):
     to refund. The service re-checks under the deposit's lock."""
 
     amount = forms.DecimalField(max_digits=18, decimal_places=3, min_value=0)
+    # One key per form shown: submitting the same form twice refunds once.
+    request_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=128, initial=secrets.token_urlsafe
+    )
 
     class Meta:
         model = Refund
@@ -336,6 +341,12 @@ class RefundForm(forms.ModelForm):
         data = super().clean()
         deposit = data.get("deposit")
         if deposit is None or data.get("amount") is None:
+            return data
+        if Refund.objects.filter(
+            tenant_id=deposit.tenant_id, request_key=data.get("request_key") or "-"
+        ).exists():
+            # A second submit of the same form: the service returns the first refund.
+            data["amount_minor"] = to_minor(data["amount"], deposit.currency)
             return data
         try:
             data["amount_minor"] = to_minor(data["amount"], deposit.currency)
@@ -379,7 +390,7 @@ class RefundAdmin(TenantScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["deposit", "amount", "reason"]
+            return ["deposit", "amount", "reason", "request_key"]
         return [
             "tenant",
             "deposit",
@@ -415,6 +426,7 @@ class RefundAdmin(TenantScopedAdmin):
             amount_minor=form.cleaned_data["amount_minor"],
             reason=form.cleaned_data["reason"],
             actor=Actor.for_user(request.user),
+            request_key=form.cleaned_data["request_key"],
         )
         obj.pk = refund.pk
 

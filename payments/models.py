@@ -278,6 +278,9 @@ class Refund(models.Model):
     ledger_transaction_id = models.BigIntegerField(null=True, blank=True)
     failure_reason = models.CharField(max_length=255, blank=True)
     requested_by = models.CharField(max_length=255, blank=True)
+    # The operator's request key (one per refund form shown): a second submit of
+    # the same form returns the first refund instead of refunding twice.
+    request_key = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -286,7 +289,12 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_minor__gt=0), name="refund_amount_positive"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "request_key"],
+                condition=~Q(request_key=""),
+                name="refund_request_key_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from django.db.models import Sum
 
 from audit.services import audit_record
 from common.actors import Actor
+from common.errors import IdempotencyKeyReuseConflict
 from payments.exceptions import (
     ProviderError,
     ProviderUnavailable,
@@ -55,13 +56,32 @@ def refundable_minor(*, deposit: Deposit) -> int:
 
 
 def refund_request(
-    *, deposit_id: int, tenant_id: int, amount_minor: int, reason: str, actor: Actor
+    *,
+    deposit_id: int,
+    tenant_id: int,
+    amount_minor: int,
+    reason: str,
+    actor: Actor,
+    request_key: str,
 ) -> Refund:
     """Ask the PSP to refund ``amount_minor`` of a completed deposit (partial or full).
     Joins the caller's transaction; takes the deposit row lock so two operators cannot
-    together refund more than was captured; the PSP is called after commit."""
+    together refund more than was captured; the PSP is called after commit.
+
+    ``request_key`` is the operator's idempotency key (the admin form carries one):
+    a repeat returns the first refund and sends nothing; the same key for another
+    deposit or amount raises ``IdempotencyKeyReuseConflict``."""
     with transaction.atomic(savepoint=False):
         deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
+        first = Refund.objects.filter(
+            tenant_id=tenant_id, request_key=request_key
+        ).first()
+        if first is not None:
+            if (first.deposit_id, first.amount_minor) != (deposit.pk, amount_minor):
+                raise IdempotencyKeyReuseConflict(
+                    details={"idempotency_key": request_key, "refund_id": first.pk}
+                )
+            return first
         if deposit.state != Deposit.State.COMPLETED or not deposit.payment_reference:
             raise RefundNotAllowed(
                 details={"deposit_id": deposit.pk, "state": deposit.state}
@@ -84,6 +104,7 @@ def refund_request(
             currency=deposit.currency,
             reason=reason[:255],
             requested_by=str(actor),
+            request_key=request_key,
         )
         audit_record(
             actor=actor,

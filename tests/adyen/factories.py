@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 from common.actors import Actor
@@ -171,6 +172,7 @@ def adyen_rows(tenant, player):
             amount_minor=100,
             reason="fixture",
             actor=SYSTEM,
+            request_key=f"test-refund-{uuid.uuid4()}",
         )
     notify("CHARGEBACK")
     deposit.refresh_from_db()

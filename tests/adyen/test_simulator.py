@@ -2,6 +2,7 @@
 real endpoint."""
 
 import re
+import uuid
 
 import pytest
 
@@ -159,6 +160,7 @@ def test_simulated_refund_is_confirmed_by_an_emitted_refund_notification(
             amount_minor=1_500,
             reason="demo",
             actor=Actor.system("tests"),
+            request_key=f"test-refund-{uuid.uuid4()}",
         )
     refund.refresh_from_db()
     assert refund.provider_reference.startswith("SIMRF")
