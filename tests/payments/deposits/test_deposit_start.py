@@ -48,10 +48,16 @@ def test_a_replay_returns_the_first_deposit_after_the_kill_switch_was_turned_on(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "garbage",
+    [b"<html>proxy error</html>", b"[1, 2]", b'"ok"', b'{"object": "x"}', b"null"],
+)
 def test_a_garbage_stripe_reply_is_an_unknown_outcome_with_a_registered_code(
-    api_client, player, fake_stripe
+    api_client, player, fake_stripe, garbage
 ):
-    fake_stripe.garbage_reply = b"<html>upstream proxy error</html>"
+    """A 200 whose body is not a checkout session was a 500 INTERNAL_ERROR (or a
+    502 that failed the deposit)."""
+    fake_stripe.garbage_reply = garbage
     response = create(api_client, player)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
