@@ -40,3 +40,100 @@ def test_app_imports_only_the_apps_below_it(app):
         if imported_apps(path) - allowed
     }
     assert offending == {}
+
+
+# --- doors call flows; wallet transitions are called only from payments' flows -------
+# (issue 8). The wallet owns the deposit and withdrawal state machines; who moves
+# them is a payments flow. The doors (APIs, admin, portal, management commands) call
+# the flow services, so a rule lives in one place and every door behaves the same.
+
+WALLET_TRANSITIONS = {
+    "deposit_create",
+    "deposit_checkout_attach",
+    "deposit_complete",
+    "deposit_fail",
+    "deposit_expire",
+    "deposit_flag_review",
+    "deposit_refund_record",
+    "deposit_refund_reverse",
+    "deposit_chargeback_record",
+    "deposit_chargeback_reverse",
+    "deposit_replay_get",
+    "player_withdrawals_freeze",
+    "withdrawal_request",
+    "withdrawal_approve",
+    "withdrawal_reject",
+    "withdrawal_cancel",
+    "withdrawal_payout_start",
+    "withdrawal_payout_retry",
+    "withdrawal_payout_succeeded",
+    "withdrawal_payout_failed",
+    "withdrawal_payout_returned",
+    "withdrawal_retry_blocked_record",
+    "payout_attempt_claim",
+    "payout_attempt_outcome_unknown",
+    "payout_attempt_provider_reference_set",
+}
+FLOW_ROOMS = ("deposits", "withdrawals", "webhooks")
+DOOR_NAMES = {"apis.py", "admin.py", "views.py"}
+# seed_demo (a wallet command, so it cannot reach payments' flows) still requests
+# withdrawals directly; defect 16 of issue 8 moves demo data onto the flows.
+KNOWN_EXCEPTIONS = {ROOT / "wallet" / "management" / "commands" / "seed_demo.py"}
+
+
+def wallet_transitions_used(path: Path) -> set[str]:
+    """Transition names a module imports from ``wallet.services`` or reaches through
+    an alias of it (``from wallet import services as wallet``)."""
+    tree = ast.parse(path.read_text())
+    aliases, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "wallet.services" or node.module.startswith(
+                "wallet.services."
+            ):
+                used.update(alias.name for alias in node.names)
+            if node.module == "wallet":
+                aliases.update(
+                    alias.asname or alias.name
+                    for alias in node.names
+                    if alias.name == "services"
+                )
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            used.add(node.attr)
+    return used & WALLET_TRANSITIONS
+
+
+def is_payments_flow(path: Path) -> bool:
+    relative = path.relative_to(ROOT).parts
+    if relative[0] != "payments" or path.name in DOOR_NAMES:
+        return False
+    in_room = len(relative) > 2 and relative[1] in FLOW_ROOMS
+    return in_room or relative[1:] == ("reconciliation.py",)
+
+
+def test_wallet_transitions_are_called_only_from_payments_flows():
+    offending = {
+        str(path.relative_to(ROOT)): sorted(wallet_transitions_used(path))
+        for app in [*LAYERS, "portal"]
+        for path in app_files(app)
+        if not path.is_relative_to(ROOT / "wallet" / "services")
+        if path not in KNOWN_EXCEPTIONS and not is_payments_flow(path)
+        if wallet_transitions_used(path)
+    }
+    assert offending == {}
+
+
+def test_the_dependency_checks_see_a_door_calling_a_transition(tmp_path):
+    """The check above can fail: a door importing a transition is caught."""
+    door = tmp_path / "apis.py"
+    door.write_text(
+        "from wallet.services import withdrawal_cancel\n"
+        "from wallet import services as wallet\n"
+        "wallet.deposit_complete\n"
+    )
+    assert wallet_transitions_used(door) == {"withdrawal_cancel", "deposit_complete"}
