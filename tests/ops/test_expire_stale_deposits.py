@@ -298,7 +298,7 @@ def test_adyen_link_that_expired_expires_the_deposit(
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.EXPIRED
     assert ("GET", f"/paymentLinks/{deposit.provider_reference}") in (
-        fake_adyen_routes.requests
+        fake_adyen_routes.asked()
     )
     assert "(" + adyen_player.tenant.slug + ", adyen): PSP says expired" in out
 

@@ -193,7 +193,7 @@ def test_recently_sent_payout_is_not_asked_about(fake_adyen_routes, player, cloc
     out = run("reconcile_payouts")
 
     assert "0 examined" in out
-    assert ("GET", "/transfers/TR-1") not in fake_adyen_routes.requests
+    assert ("GET", "/transfers/TR-1") not in fake_adyen_routes.asked()
 
 
 def test_payout_the_webhook_settled_meanwhile_is_not_settled_again(
