@@ -24,6 +24,7 @@ from common import clock
 from common.actors import Actor
 from common.currency import to_major
 from common.errors import ApplicationError
+from payments.providers.registry import provider_operator_settles_payouts
 from payments.reconciliation import payout_attempt_settle
 from payments.withdrawals.manual import (
     manual_payout_mark_failed,
@@ -245,6 +246,8 @@ class WithdrawalAdmin(TenantScopedAdmin):
             "open_attempt": latest
             if latest and latest.state in PayoutAttempt.OPEN_STATES
             else None,
+            "operator_settles": latest is not None
+            and provider_operator_settles_payouts(latest.provider),
             "risk_flags": risk_flags(withdrawal),
             "may_review": self.may_review(request),
             "retry_limit": policy.payout_retry_limit,

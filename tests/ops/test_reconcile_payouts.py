@@ -288,3 +288,29 @@ def test_simulated_adyen_payout_is_not_asked_about(simulator, fake_adyen_routes,
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
     assert f"SIMULATED payout {withdrawal.pk}" in out
     assert fake_adyen_routes.requests == []
+
+
+def test_operator_settles_an_unknown_adyen_payout_by_asking_not_by_marking(
+    client, fake_adyen_routes, config, player
+):
+    """Issue 8, defect 1, from the admin: "mark failed" on a PSP payout is refused
+    (a retry would send a second transfer); "Ask the PSP" runs the code
+    reconcile_payouts runs and records Adyen's answer."""
+    from tests.factories import OperatorFactory
+
+    withdrawal = sent_to_adyen(player)
+    attempt = latest_attempt(withdrawal)
+    client.force_login(OperatorFactory(tenants=[config.tenant]))
+    base = f"/admin/wallet/withdrawal/{withdrawal.pk}"
+
+    client.post(f"{base}/mark-failed/", {"attempt": attempt.pk, "reason": "guess"})
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+
+    transfer_says(fake_adyen_routes, "booked")
+    response = client.post(f"{base}/ask-psp/", {"attempt": attempt.pk})
+    assert response.status_code == 302
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAID
+    assert balances(player) == (8_000, 0)
+    assert ("GET", "/transfers/TR-1") in fake_adyen_routes.asked()

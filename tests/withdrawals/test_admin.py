@@ -99,7 +99,7 @@ def test_another_brands_review_page_is_404():
 
 
 @pytest.mark.parametrize(
-    "action", ["approve", "reject", "mark-paid", "mark-failed", "retry"]
+    "action", ["approve", "reject", "mark-paid", "mark-failed", "retry", "ask-psp"]
 )
 def test_another_brands_review_actions_are_404_and_change_nothing(action):
     withdrawal = withdrawal_requested(verified_player())
