@@ -13,6 +13,6 @@ class PaymentsConfig(AppConfig):
             adyen,  # noqa: F401  (registers "adyen")
             registry,
         )
-        from payments.providers.stripe.provider import StripeProvider
+        from payments.providers.stripe.provider import StripeProvider, simulated_config
 
-        registry.register("stripe", StripeProvider)
+        registry.register("stripe", StripeProvider, simulated_config=simulated_config)

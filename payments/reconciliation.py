@@ -111,21 +111,8 @@ def _config_is_simulated(config: PSPConfig) -> bool:
 def deposit_psp_outcome(*, provider: str, status: PaymentStatus) -> str:
     """A provider's checkout status in one vocabulary: ``paid``, ``expired``,
     ``open`` (the player may still pay, or an asynchronous payment is on its way) or
-    ``unknown``."""
-    if provider == "stripe":
-        session, _, payment = status.status.partition("/")
-        if session == "complete" and payment in ("paid", "no_payment_required"):
-            return "paid"
-        if session == "expired":
-            return "expired"
-        if session in ("open", "complete"):
-            return "open"
-        return "unknown"
-    if provider == "adyen":
-        return {"completed": "paid", "expired": "expired", "pending": "open"}.get(
-            status.status, "unknown"
-        )
-    return "unknown"
+    ``unknown``. Each provider says it (``PaymentStatus.outcome``)."""
+    return status.outcome
 
 
 def stale_deposits_expire(

@@ -4,19 +4,14 @@ only when a new one is given and never appear in the audit trail."""
 
 from __future__ import annotations
 
-import secrets
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
 from common.actors import Actor
 from payments.models import PaymentRoute, PSPConfig
-from payments.providers.adyen.provider import (
-    SIMULATOR_API_KEY_PREFIX as ADYEN_SIMULATOR_API_KEY_PREFIX,
-)
-from payments.providers.registry import provider_build
-from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX, simulator_enabled
+from payments.providers.registry import provider_build, provider_simulated_config
+from payments.providers.stripe.provider import simulator_enabled
 from tenants.models import Tenant
 
 
@@ -89,32 +84,13 @@ def psp_config_ensure_simulated(
     existing = PSPConfig.objects.filter(tenant=tenant, provider=provider).first()
     if existing is not None:
         return existing
-    if provider == "adyen":
-        config = PSPConfig(
-            tenant=tenant,
-            provider=provider,
-            mode=PSPConfig.Mode.TEST,
-            merchant_account=f"Simulator{tenant.slug.title()}",
-            webhook_username="adyen-simulator",
-            balance_account_id=f"BASIM{secrets.token_hex(10).upper()}",
-        )
-        generated = {
-            "secret_key": f"{ADYEN_SIMULATOR_API_KEY_PREFIX}{secrets.token_hex(16)}",
-            "hmac_key": secrets.token_hex(32).upper(),
-            "webhook_password": secrets.token_urlsafe(24),
-            "balance_platform_hmac_key": secrets.token_hex(32).upper(),
-        }
-    else:
-        config = PSPConfig(
-            tenant=tenant,
-            provider=provider,
-            mode=PSPConfig.Mode.TEST,
-            publishable_key=f"pk_test_simulator{secrets.token_hex(8)}",
-        )
-        generated = {
-            "secret_key": f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
-            "webhook_secret": f"whsec_simulator{secrets.token_hex(16)}",
-        }
+    # What a simulated account looks like is the provider's business.
+    fields, generated = provider_simulated_config(
+        name=provider, tenant_slug=tenant.slug
+    )
+    config = PSPConfig(
+        tenant=tenant, provider=provider, mode=PSPConfig.Mode.TEST, **fields
+    )
     try:
         with transaction.atomic():
             return psp_config_save(

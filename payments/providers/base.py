@@ -73,10 +73,13 @@ class RefundResult:
 @dataclass(frozen=True, slots=True)
 class PaymentStatus:
     provider_reference: str
-    status: str
+    status: str  # the PSP's own words, for people
     amount_minor: int | None = None
     currency: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # The checkout's state in our words: "paid", "expired", "open" (the player may
+    # still pay, or an asynchronous payment is on its way) or "unknown".
+    outcome: str = "unknown"
 
 
 class PaymentProvider(abc.ABC):

@@ -17,14 +17,31 @@ ProviderFactory = Callable[[Any], PaymentProvider]
 
 _FACTORIES: dict[str, ProviderFactory] = {}
 _OPERATOR_SETTLED: set[str] = set()
+# name → f(tenant_slug) -> (PSPConfig field values, secrets), for the simulator.
+_SIMULATED: dict[str, Callable[[str], tuple[dict, dict]]] = {}
 
 
 def register(
-    name: str, factory: ProviderFactory, *, operator_settles_payouts: bool = False
+    name: str,
+    factory: ProviderFactory,
+    *,
+    operator_settles_payouts: bool = False,
+    simulated_config: Callable[[str], tuple[dict, dict]] | None = None,
 ) -> None:
     _FACTORIES[name] = factory
     if operator_settles_payouts:
         _OPERATOR_SETTLED.add(name)
+    if simulated_config is not None:
+        _SIMULATED[name] = simulated_config
+
+
+def provider_simulated_config(*, name: str, tenant_slug: str) -> tuple[dict, dict]:
+    """The configuration fields and generated secrets of a simulated account of this
+    provider (the simulator never calls the PSP)."""
+    try:
+        return _SIMULATED[name](tenant_slug)
+    except KeyError:
+        raise ProviderNotConfigured(details={"provider": name}) from None
 
 
 def provider_operator_settles_payouts(name: str) -> bool:

@@ -215,7 +215,11 @@ def payout_dispatch(*, attempt_id: int) -> None:
         config = psp_config_for_payout(
             tenant_id=attempt.tenant_id, provider=attempt.provider
         )
-        if config is None and attempt.provider == "adyen" and simulator_enabled():
+        if (
+            config is None
+            and not provider_operator_settles_payouts(attempt.provider)
+            and simulator_enabled()
+        ):
             config = psp_config_ensure_simulated(
                 tenant=withdrawal.tenant, provider=attempt.provider
             )

@@ -192,9 +192,13 @@ class AdyenProvider(PaymentProvider):
         answer = self.api.payment_link_get(link_id=provider_reference)
         amount = answer.get("amount") or {}
         currency = amount.get("currency")
+        status = LINK_STATUS.get(str(answer.get("status")), "unknown")
         return PaymentStatus(
             provider_reference=provider_reference,
-            status=LINK_STATUS.get(str(answer.get("status")), "unknown"),
+            status=status,
+            outcome={"completed": "paid", "expired": "expired", "pending": "open"}.get(
+                status, "unknown"
+            ),
             amount_minor=(
                 from_adyen_minor(int(amount["value"]), currency)
                 if currency and "value" in amount
@@ -309,6 +313,22 @@ class AdyenProvider(PaymentProvider):
         ):
             return  # a generated demo key: there is no Adyen account to ask
         self.api.payment_methods(merchant_account=self.config.merchant_account)
+
+
+def simulated_config(tenant_slug: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A simulated Adyen account for a brand: config fields and generated secrets."""
+    fields = {
+        "merchant_account": f"Simulator{tenant_slug.title()}",
+        "webhook_username": "adyen-simulator",
+        "balance_account_id": f"BASIM{secrets.token_hex(10).upper()}",
+    }
+    generated = {
+        "secret_key": f"{SIMULATOR_API_KEY_PREFIX}{secrets.token_hex(16)}",
+        "hmac_key": secrets.token_hex(32).upper(),
+        "webhook_password": secrets.token_urlsafe(24),
+        "balance_platform_hmac_key": secrets.token_hex(32).upper(),
+    }
+    return fields, generated
 
 
 def build_adyen(config: Any) -> AdyenProvider:

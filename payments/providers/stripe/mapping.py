@@ -233,6 +233,17 @@ def _business_event(event_type: str, obj: Mapping[str, Any]) -> events.BusinessE
     return events.NotActionable(f"event type {event_type} is not handled")
 
 
+def checkout_outcome(*, session: str, payment: str) -> str:
+    """A Checkout Session's state in our words (``PaymentStatus.outcome``)."""
+    if session == "complete" and payment in ("paid", "no_payment_required"):
+        return "paid"
+    if session == "expired":
+        return "expired"
+    if session in ("open", "complete"):
+        return "open"
+    return "unknown"
+
+
 def payment_intent_of(obj: Mapping[str, Any]) -> str:
     return _text(obj.get("payment_intent"))
 

@@ -29,6 +29,16 @@ def simulator_enabled() -> bool:
     return bool(getattr(settings, "PAYMENTS_SIMULATOR_ENABLED", False))
 
 
+def simulated_config(tenant_slug: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A simulated Stripe account for a brand: config fields and generated secrets."""
+    fields = {"publishable_key": f"pk_test_simulator{secrets.token_hex(8)}"}
+    generated = {
+        "secret_key": f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
+        "webhook_secret": f"whsec_simulator{secrets.token_hex(16)}",
+    }
+    return fields, generated
+
+
 class StripeProvider(base.PaymentProvider):
     name = "stripe"
 
@@ -167,6 +177,10 @@ class StripeProvider(base.PaymentProvider):
         return base.PaymentStatus(
             provider_reference=provider_reference,
             status=f"{session.get('status')}/{session.get('payment_status')}",
+            outcome=mapping.checkout_outcome(
+                session=str(session.get("status") or ""),
+                payment=str(session.get("payment_status") or ""),
+            ),
             amount_minor=mapping.from_stripe_amount(amount, currency)
             if amount is not None and currency
             else None,
