@@ -137,3 +137,61 @@ def test_the_dependency_checks_see_a_door_calling_a_transition(tmp_path):
         "wallet.deposit_complete\n"
     )
     assert wallet_transitions_used(door) == {"withdrawal_cancel", "deposit_complete"}
+
+
+# --- vendor meaning stays in providers/ (issue 8) --------------------------------------
+
+PROVIDER_NAMES = {"stripe", "adyen", "manual"}
+
+
+def compares_a_provider_name(path: Path) -> bool:
+    """``x == "adyen"`` / ``"stripe" != y`` / ``x in ("manual", ...)``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Compare):
+            continue
+        for operand in [node.left, *node.comparators]:
+            values = (
+                [operand]
+                if isinstance(operand, ast.Constant)
+                else list(getattr(operand, "elts", []))
+            )
+            if any(
+                isinstance(value, ast.Constant) and value.value in PROVIDER_NAMES
+                for value in values
+            ):
+                return True
+    return False
+
+
+def test_providers_import_no_models():
+    offending = [
+        str(path.relative_to(ROOT))
+        for path in app_files("payments")
+        if path.is_relative_to(ROOT / "payments" / "providers")
+        and any(
+            name.endswith(".models") or name in ("payments.models", "wallet.models")
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module
+            for name in [node.module]
+        )
+    ]
+    assert offending == []
+
+
+def test_no_provider_name_is_compared_outside_providers_and_the_simulator():
+    outside = [
+        path
+        for app in [*LAYERS, "portal"]
+        for path in app_files(app)
+        if not path.is_relative_to(ROOT / "payments" / "providers")
+        and not path.is_relative_to(ROOT / "payments" / "simulator")
+    ]
+    assert [
+        str(p.relative_to(ROOT)) for p in outside if compares_a_provider_name(p)
+    ] == []
+
+
+def test_the_provider_name_check_can_fail(tmp_path):
+    module = tmp_path / "flow.py"
+    module.write_text('if config.provider == "adyen":\n    pass\n')
+    assert compares_a_provider_name(module)
