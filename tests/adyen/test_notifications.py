@@ -411,3 +411,34 @@ def test_second_payment_for_a_completed_deposit_is_flagged_not_credited(
     assert "8815000000000002" in deposit.review_reason
     assert credits(deposit) == 1
     assert available(player) == 5000
+
+
+def test_an_item_rejected_for_a_wrong_key_is_applied_once_the_key_is_fixed(
+    client, adyen_config_model, player
+):
+    """Issue 8, defect 14: the unverifiable item is kept, reprocessable from the
+    admin once the operator fixed the HMAC key."""
+    from payments.config.services import psp_config_save
+    from payments.webhooks.services import webhook_reprocess
+
+    config = adyen_config_model
+    good, late = adyen_deposit(player, 1000), adyen_deposit(player, 2500)
+    signed_with_the_new_key = item(config, late)
+    new_key = "AB" * 32
+    signed_with_the_new_key["additionalData"]["hmacSignature"] = item_signature(
+        signed_with_the_new_key, hmac_key=new_key
+    )
+    document = batch(item(config, good), signed_with_the_new_key)
+    assert post_notification(client, config, document).status_code == 200
+    assert (credits(good), credits(late)) == (1, 0)
+    rejected = WebhookInbox.objects.get(status=WebhookInbox.Status.REJECTED)
+
+    psp_config_save(
+        actor=Actor.system("tests"), config=config, hmac_key=new_key, created=False
+    )
+    config.refresh_from_db()
+    rejected.refresh_from_db()
+    processed = webhook_reprocess(inbox=rejected, actor=Actor.system("tests"))
+    assert processed.status == WebhookInbox.Status.PROCESSED
+    assert (credits(good), credits(late)) == (1, 1)
+    assert available(player) == 3500

@@ -73,3 +73,31 @@ def test_applying_a_delivery_locks_the_inbox_row_not_the_brands_psp_config(clien
         for sql in locking
         if '"payments_pspconfig"' in sql and "FOR UPDATE OF" not in sql
     ]
+
+
+def test_an_unreadable_event_is_applied_by_reprocessing_once_the_parser_reads_it(
+    client, monkeypatch
+):
+    """The delivery of defect 13 stays reprocessable: once the parser is fixed (here
+    a parser that reads the odd amount), the operator's reprocess applies it once."""
+    from common.actors import Actor
+    from payments.providers.stripe import mapping
+    from payments.webhooks.services import webhook_reprocess
+
+    config = PSPConfigFactory()
+    player = PlayerFactory(tenant=config.tenant)
+    deposit = pending_deposit(player, 5000)
+    event = stripe_event(deposit, "checkout.session.completed")
+    event["data"]["object"]["amount_total"] = "5000"  # a string, not Stripe's int
+    assert post_event(client, config, event).status_code == 400
+    delivery = WebhookInbox.objects.get()
+
+    strict = mapping._amount
+
+    def lenient(obj, field):
+        return strict({**obj, field: int(obj[field])}, field)
+
+    monkeypatch.setattr(mapping, "_amount", lenient)
+    processed = webhook_reprocess(inbox=delivery, actor=Actor.system("tests"))
+    assert processed.status == WebhookInbox.Status.PROCESSED
+    assert balance_list(player=player)[0].available_minor == 5000
