@@ -101,6 +101,7 @@ def test_refund_request_is_accepted(provider, wire):
     result = provider.refund(
         RefundRequest(
             deposit_id=42,
+            refund_id=3,
             provider_reference="993617895204576J",
             amount_minor=1000,
             currency="EUR",
