@@ -365,3 +365,23 @@ def payout_attempt_settle(*, attempt: PayoutAttempt, dry_run: bool = False) -> F
     door uses to settle an unknown outcome (``reconcile_payouts``, the admin's
     "Ask the PSP")."""
     return _payout_settle(attempt=attempt, dry_run=dry_run)
+
+
+# Re-drivable units for a worker (issue 9): a row id in, idempotent by the services'
+# keys, their own transactions, no lock held while the PSP is asked.
+
+
+def payout_attempt_status_check(*, attempt_id: int) -> Finding:
+    """Ask the PSP about one payout attempt (by id) and record what it says."""
+    attempt = PayoutAttempt.objects.select_related("tenant").get(pk=attempt_id)
+    return _payout_settle(attempt=attempt, dry_run=False)
+
+
+def deposit_status_check(*, deposit_id: int) -> Finding:
+    """Ask the PSP about one open deposit (by id) and apply what it says, as
+    ``expire_stale_deposits`` does."""
+    deposit = Deposit.objects.select_related("tenant").get(pk=deposit_id)
+    config = PSPConfig.objects.filter(
+        tenant_id=deposit.tenant_id, provider=deposit.provider
+    ).first()
+    return _stale_deposit_settle(deposit=deposit, config=config, dry_run=False)

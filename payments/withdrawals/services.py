@@ -182,7 +182,7 @@ def withdrawal_cancel_by_player(
 def payout_outcome_settle_by_operator_check(*, attempt: PayoutAttempt) -> None:
     """Only an operator-settled provider (manual bank transfer) may be marked paid
     or failed by hand. A PSP payout whose outcome is unknown is settled by asking
-    the PSP (``payout_attempt_status_check``), never by a guess: marking it failed
+    the PSP (``reconciliation.payout_attempt_status_check``), never by a guess: marking it failed
     and retrying could pay the player twice."""
     if not provider_operator_settles_payouts(attempt.provider):
         raise PayoutOutcomeMustBeAsked(

@@ -361,3 +361,17 @@ def test_simulated_config_is_not_asked_even_with_the_simulator_switched_off(
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.EXPIRED
     assert "simulated PSP, nothing to ask" in out
+
+
+def test_one_deposit_can_be_asked_about_by_id_for_a_worker(fake_stripe, player):
+    """``deposit_status_check(deposit_id=)``: the unit a worker re-drives, the same
+    code the command runs."""
+    from payments.reconciliation import deposit_status_check
+
+    deposit = pending_deposit(player)
+    stripe_session(fake_stripe, deposit, status="expired", payment_status="unpaid")
+    finding = deposit_status_check(deposit_id=deposit.pk)
+    deposit.refresh_from_db()
+    assert deposit.state == Deposit.State.EXPIRED
+    assert finding.outcome == "expired"
+    assert deposit_status_check(deposit_id=deposit.pk).outcome != "paid"
