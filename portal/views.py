@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from casino.services import player_authenticate, player_register
 from common.actors import Actor
 from common.currency import to_major, to_minor
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from payments.apis import deposit_return_url
 from payments.payouts import withdrawal_submit
@@ -52,7 +52,7 @@ def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 player_register(tenant=request.tenant, **form.cleaned_data)
         except ApplicationError as error:
             form.add_error(None, f"{_error_text(error)} ({error.code})")
@@ -200,7 +200,7 @@ def withdraw(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 withdrawal, _ = withdrawal_submit(
                     player=request.player,
                     amount_minor=to_minor(data["amount"], data["currency"]),
@@ -232,7 +232,7 @@ def withdraw(request):
 @portal_view(login_required=True)
 def withdrawal_cancel_view(request, withdrawal_id: int):
     try:
-        with transaction.atomic(durable=True):
+        with atomic_action():
             withdrawal = withdrawal_get(
                 tenant_id=request.tenant.pk,
                 player=request.player,

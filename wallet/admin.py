@@ -5,12 +5,12 @@ superuser. A correction is a reversing transaction, made through
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
 from common.actors import Actor
 from common.currency import to_major
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from tenants.admin import (
     CurrencyFilter,
@@ -133,7 +133,7 @@ class JournalTransactionAdmin(TenantScopedAdmin):
 
         def apply(txn: JournalTransaction, reason: str) -> None:
             try:
-                with transaction.atomic(durable=True):
+                with atomic_action():
                     result = transaction_reverse(
                         transaction_id=txn.pk,
                         tenant_id=txn.tenant_id,

@@ -9,7 +9,6 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from casino.models import Player
 from casino.services import player_set_kyc_status, player_set_status
 from common.actors import Actor
 from common.currency import to_major, to_minor
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from tenants.admin import TenantFilter, TenantScopedAdmin, is_operator, reason_action
 from wallet.models import Hold
@@ -237,7 +237,7 @@ class PlayerAdmin(TenantScopedAdmin):
         def apply(player: Player, reason: str) -> None:
             if player.status == status:
                 return
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 player_set_status(
                     actor=actor, player=player, status=status, reason=reason
                 )
@@ -323,7 +323,7 @@ class PlayerAdmin(TenantScopedAdmin):
             amount_minor = to_minor(data["amount"], currency)
             if data["direction"] == "debit":
                 amount_minor = -amount_minor
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 result = adjustment_create(
                     actor=Actor.for_user(request.user),
                     player=player,
