@@ -165,9 +165,7 @@ def test_api_answers_the_registered_code_and_changes_nothing(case, bend, api_cli
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_services_raise_the_registered_error_inside_the_callers_transaction(
-    case, bend
-):
+def test_services_raise_the_registered_error_inside_the_callers_transaction(case, bend):
     player = verified_player(balance_minor=10_000)
     table, body, code, status = _cases(player)[case]
     before = _ledger_state(player)
@@ -201,4 +199,3 @@ def test_a_posting_outside_any_transaction_raises_the_registered_error_itself(
         fund(player, 700)
     assert raised.value.code == code
     assert _ledger_state(player) == before
-
