@@ -28,6 +28,7 @@ from django.db import transaction
 
 from common import clock
 from common.actors import Actor
+from common.currency import format_money
 from common.errors import IllegalStateTransition
 from payments.exceptions import (
     ProviderError,
@@ -211,7 +212,7 @@ def _stale_deposit_settle(
             deposit=deposit, dry_run=dry_run, finding=finding("expired", said)
         )
     if outcome == "paid":
-        paid = f"{status.amount_minor} {status.currency}"
+        paid = format_money(status.amount_minor, status.currency)
         return _deposit_flag_paid(
             deposit=deposit,
             dry_run=dry_run,

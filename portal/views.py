@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from casino.services import player_authenticate, player_register
 from common.actors import Actor
-from common.currency import to_major, to_minor
+from common.currency import format_money, to_minor
 from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from payments.apis import deposit_return_url
@@ -89,8 +89,8 @@ def wallet(request):
     balances = [
         {
             "currency": b.currency,
-            "available": to_major(b.available_minor, b.currency),
-            "held": to_major(b.held_minor, b.currency),
+            "available": format_money(b.available_minor, b.currency),
+            "held": format_money(b.held_minor, b.currency),
         }
         for b in balance_list(player=player)
     ]
@@ -100,18 +100,18 @@ def wallet(request):
             "kind": entry.transaction.get_kind_display(),
             "reference": entry.transaction.reference,
             "bucket": "held" if entry.account.kind == "player_held" else "available",
-            "amount": to_major(entry.amount_minor, entry.currency),
+            "amount": format_money(entry.amount_minor, entry.currency),
             "currency": entry.currency,
-            "balance_after": to_major(entry.balance_after_minor or 0, entry.currency),
+            "balance_after": format_money(entry.balance_after_minor, entry.currency),
         }
         for entry in player_entry_list(player=player)[:HISTORY_ROWS]
     ]
     deposits = [
-        {"deposit": d, "amount": to_major(d.amount_minor, d.currency)}
+        {"deposit": d, "amount": format_money(d.amount_minor, d.currency)}
         for d in deposit_list(player=player)[:HISTORY_ROWS]
     ]
     withdrawals = [
-        {"withdrawal": w, "amount": to_major(w.amount_minor, w.currency)}
+        {"withdrawal": w, "amount": format_money(w.amount_minor, w.currency)}
         for w in withdrawal_list(tenant_id=request.tenant.pk, player=player)[
             :HISTORY_ROWS
         ]
@@ -180,7 +180,7 @@ def deposit_status(request, deposit_id: int):
         "portal/deposit_status.html",
         {
             "deposit": deposit,
-            "amount": to_major(deposit.amount_minor, deposit.currency),
+            "amount": format_money(deposit.amount_minor, deposit.currency),
             "refresh": not deposit.is_final,
         },
     )
@@ -221,8 +221,8 @@ def withdraw(request):
             messages.success(
                 request,
                 f"Withdrawal #{withdrawal.pk} requested: "
-                f"{to_major(withdrawal.amount_minor, withdrawal.currency)} "
-                f"{withdrawal.currency} ({withdrawal.state}).",
+                f"{format_money(withdrawal.amount_minor, withdrawal.currency)} "
+                f"({withdrawal.state}).",
             )
             return redirect("portal:wallet")
     return render(request, "portal/withdraw.html", {"form": form})

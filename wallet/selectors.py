@@ -9,6 +9,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from casino.models import Player
+from common.currency import format_money
 from wallet.exceptions import DepositNotFound
 from wallet.models import (
     PLAYER_KINDS,
@@ -103,7 +104,8 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         .exclude(total=0)
     )
     problems += [
-        f"transaction {row['transaction_id']} sums to {row['total']} {row['currency']}"
+        f"transaction {row['transaction_id']} sums to "
+        f"{format_money(row['total'], row['currency'])}"
         for row in unbalanced
     ]
     empty = JournalTransaction.objects.filter(scope).filter(entries__isnull=True)
@@ -136,16 +138,17 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         derived=Coalesce(Sum("entries__amount_minor"), 0)
     )
     problems += [
-        f"account {pk} caches {balance} but its entries sum to {derived}"
-        for pk, balance, derived in players.exclude(
+        f"account {pk} caches {format_money(balance, currency)} but its entries "
+        f"sum to {format_money(derived, currency)}"
+        for pk, balance, derived, currency in players.exclude(
             balance_minor=F("derived")
-        ).values_list("pk", "balance_minor", "derived")
+        ).values_list("pk", "balance_minor", "derived", "currency")
     ]
     problems += [
-        f"account {pk} is negative ({balance})"
-        for pk, balance in Account.objects.filter(
+        f"account {pk} is negative ({format_money(balance, currency)})"
+        for pk, balance, currency in Account.objects.filter(
             scope, kind__in=PLAYER_KINDS, balance_minor__lt=0
-        ).values_list("pk", "balance_minor")
+        ).values_list("pk", "balance_minor", "currency")
     ]
 
     pending = {
@@ -163,8 +166,9 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in set(pending) | set(held):
         if pending.get(key, 0) != held.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but pending holds "
-                f"{pending.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but pending holds "
+                f"{format_money(pending.get(key, 0), key[1])}"
             )
     return problems
 
@@ -334,8 +338,9 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             for txn, credited in postings:
                 if credited != amount:
                     problems.append(
-                        f"deposit {pk} is {amount} {currency} but its credit "
-                        f"transaction {txn} credited {credited}"
+                        f"deposit {pk} is {format_money(amount, currency)} but its "
+                        f"credit transaction {txn} credited "
+                        f"{format_money(credited, currency)}"
                     )
         elif postings:
             problems.append(
@@ -349,8 +354,8 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             posted = sum(value for _, value in booked)
             if posted != total:
                 problems.append(
-                    f"deposit {pk} records {total} {currency} {label} but its "
-                    f"postings total {posted}"
+                    f"deposit {pk} records {format_money(total, currency)} {label} "
+                    f"but its postings total {format_money(posted, currency)}"
                 )
     for pk in sorted(set(credits) - known):
         problems.append(f"credit postings reference deposit {pk}, which does not exist")
@@ -394,8 +399,9 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in sorted(set(held) | set(holding)):
         if held.get(key, 0) != holding.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but withdrawals "
-                f"awaiting payout hold {holding.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but withdrawals awaiting "
+                f"payout hold {format_money(holding.get(key, 0), key[1])}"
             )
     return problems
 
