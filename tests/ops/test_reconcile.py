@@ -11,9 +11,9 @@ from django.db.models import F
 from common.actors import Actor
 from payments.providers.manual.operations import manual_payout_mark_paid
 from tests.adyen.factories import adyen_rows
-from tests.factories import PlayerFactory
+from tests.factories import PlayerFactory, fund
 from tests.ops.conftest import run, run_failing
-from tests.payments.factories import pending_deposit
+from tests.payments.factories import completed_deposit
 from tests.withdrawals.factories import (
     OPERATOR,
     latest_attempt,
@@ -27,18 +27,6 @@ from wallet.models import Account, Deposit, Entry, JournalTransaction, Withdrawa
 pytestmark = pytest.mark.django_db
 
 PSP = Actor.psp("stripe")
-
-
-def completed_deposit(player, amount_minor=5_000):
-    deposit = pending_deposit(player, amount_minor)
-    return wallet.deposit_complete(
-        deposit_id=deposit.pk,
-        tenant_id=deposit.tenant_id,
-        amount_minor=amount_minor,
-        currency="EUR",
-        payment_reference=f"pi_{deposit.pk}",
-        actor=PSP,
-    )
 
 
 def paid_withdrawal(player, amount_minor=1_000):
@@ -278,3 +266,55 @@ def test_adyen_deposit_refund_and_chargeback_through_notifications_reconcile(
     assert "Reconciliation clean" in out
     # 30.00 paid in, 30.00 charged back (the player's cash covered it all).
     assert f"BALANCE {player.tenant.slug} psp_clearing adyen 0.00 EUR" in out
+
+
+def test_a_deposit_credit_without_its_deposit_record_is_reported():
+    player = verified_player(balance_minor=0)
+    completed_deposit(player, 5_000)  # a real one: not reported
+    orphan = fund(player, 2_500)  # a Deposit posting straight through the ledger
+
+    out, error = run_failing("reconcile")
+
+    assert (
+        f"VIOLATION DEPOSIT_CREDIT_WITHOUT_DEPOSIT transaction {orphan.transaction_id} "
+        "credits 25.00 EUR as a deposit (reference '') but names no deposit record"
+    ) in out
+    assert out.count("DEPOSIT_CREDIT_WITHOUT_DEPOSIT") == 1
+    assert error == "1 reconciliation violation(s) in all tenants."
+
+
+def test_a_payout_posting_without_its_withdrawal_is_reported():
+    player = verified_player(balance_minor=0)
+    completed_deposit(player, 5_000)
+    paid_withdrawal(player, 1_000)  # a real payout: not reported
+    hold = wallet.hold_place(
+        player=player,
+        currency="EUR",
+        amount_minor=700,
+        idempotency_key="hold-without-withdrawal",
+        actor=OPERATOR,
+    )
+    posted = wallet.hold_post(hold=hold, actor=OPERATOR, provider="manual")
+    direct = wallet.player_debit(
+        player=player,
+        currency="EUR",
+        amount_minor=300,
+        destination_kind=Account.Kind.WITHDRAWALS_IN_FLIGHT,
+        kind=JournalTransaction.Kind.ADJUSTMENT,
+        idempotency_key="paid-out-by-hand",
+        actor=OPERATOR,
+        provider="manual",
+    )
+
+    out, error = run_failing("reconcile")
+
+    assert (
+        f"VIOLATION PAYOUT_WITHOUT_WITHDRAWAL transaction "
+        f"{posted.resolve_transaction_id} (withdrawal_post) pays out 7.00 EUR but is "
+        "no withdrawal's payout"
+    ) in out
+    assert (
+        f"VIOLATION PAYOUT_WITHOUT_WITHDRAWAL transaction {direct.transaction_id} "
+        "(adjustment) pays out 3.00 EUR but is no withdrawal's payout"
+    ) in out
+    assert error == "2 reconciliation violation(s) in all tenants."
