@@ -120,6 +120,16 @@ def format_money(amount_minor: int | None, currency: str) -> str:
     return f"{to_major(amount_minor, currency)} {currency}"
 
 
+def format_money_html(amount_minor: int | None, currency: str) -> str:
+    """``format_money`` for an HTML table cell: kept on one line."""
+    from django.utils.html import format_html
+
+    return format_html(
+        '<span class="money" style="white-space: nowrap">{}</span>',
+        format_money(amount_minor, currency),
+    )
+
+
 def money_display(
     amount_field: str = "amount_minor",
     currency_field: str = "currency",
@@ -131,7 +141,9 @@ def money_display(
     ``"amount"`` in ``list_display`` / ``readonly_fields`` (sortable by the amount)."""
 
     def display(model_admin, obj) -> str:
-        return format_money(getattr(obj, amount_field), getattr(obj, currency_field))
+        return format_money_html(
+            getattr(obj, amount_field), getattr(obj, currency_field)
+        )
 
     display.short_description = description
     display.admin_order_field = amount_field

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 
 from common import clock
 from common.actors import Actor
-from common.currency import format_money
+from common.currency import format_money, format_money_html
 from common.errors import ApplicationError
 from payments.payouts import payout_retry, withdrawal_review_approve
 from payments.providers.manual.operations import (
@@ -168,7 +168,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, obj: Withdrawal) -> str:
-        return format_money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="age", ordering="requested_at")
     def age(self, obj: Withdrawal) -> str:

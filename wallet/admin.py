@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from common.actors import Actor
-from common.currency import format_money
+from common.currency import format_money_html
 from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from tenants.admin import (
@@ -66,7 +66,7 @@ class AccountAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     def balance(self, obj: Account) -> str:
         # Player accounts: the cached balance. System accounts: derived from their
         # entries (never cached, so postings never lock them).
-        return format_money(account_balance(account=obj), obj.currency)
+        return format_money_html(account_balance(account=obj), obj.currency)
 
 
 class EntryInline(admin.TabularInline):
@@ -81,11 +81,11 @@ class EntryInline(admin.TabularInline):
 
     @admin.display(description="Amount")
     def amount(self, obj: Entry) -> str:
-        return format_money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="Balance after")
     def balance_after(self, obj: Entry) -> str:
-        return format_money(obj.balance_after_minor, obj.currency)
+        return format_money_html(obj.balance_after_minor, obj.currency)
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser or is_operator(request.user)
@@ -199,11 +199,11 @@ class EntryAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
 
     @admin.display(description="Amount")
     def amount(self, obj: Entry) -> str:
-        return format_money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="Balance after")
     def balance_after(self, obj: Entry) -> str:
-        return format_money(obj.balance_after_minor, obj.currency)
+        return format_money_html(obj.balance_after_minor, obj.currency)
 
 
 @admin.register(Hold)
@@ -228,7 +228,7 @@ class HoldAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
 
     @admin.display(description="Amount")
     def amount(self, obj: Hold) -> str:
-        return format_money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
 
 # The player admin shows the player's money, so it lives with the ledger (casino may
