@@ -31,6 +31,10 @@ from wallet.services import withdrawal_cancel
 HISTORY_ROWS = 50
 
 
+# Amounts a refusal's details carry in minor units, shown to the player in major ones.
+_MONEY_DETAILS = ("minimum", "maximum", "remaining")
+
+
 def _error_text(error: ApplicationError) -> str:
     fields = error.details.get("fields")
     if isinstance(fields, dict):
@@ -39,6 +43,14 @@ def _error_text(error: ApplicationError) -> str:
             for name, msgs in fields.items()
         )
         return f"{error.message} {flat}"
+    currency = error.details.get("currency")
+    amounts = [
+        f"{key} {format_money(error.details[key], currency)}"
+        for key in _MONEY_DETAILS
+        if isinstance(error.details.get(key), int) and isinstance(currency, str)
+    ]
+    if amounts:
+        return f"{error.message} ({', '.join(amounts)})"
     return error.message
 
 

@@ -226,3 +226,17 @@ def test_another_players_withdrawal_cannot_be_canceled(client):
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == "requested"
+
+
+def test_a_refused_withdrawal_names_the_brands_minimum_in_major_units(client):
+    player = verified_player(balance_minor=5_000)
+    TenantPolicy.objects.filter(tenant=player.tenant).update(
+        withdrawal_min_amounts={"EUR": 2_500}
+    )
+    login(client, player)
+
+    page = client.post("/withdraw/", withdraw_form()).content.decode()
+
+    assert "WITHDRAWAL_AMOUNT_BELOW_MINIMUM" in page
+    assert "(minimum 25.00 EUR)" in page
+    assert not Withdrawal.objects.exists()
