@@ -7,8 +7,7 @@ money shown in minor units: an integer followed by a currency code ("12000 EUR")
 a label or text saying "minor" (a raw ``*_minor`` field or "(minor units)"), or one
 of the distinctive minor amounts as a bare number. Pages that show raw data on
 purpose (the audit trail's before/after JSON, a webhook's raw body, a transaction's
-metadata, a brand's policy limits typed in minor units) are scanned for the first
-only."""
+metadata) are scanned for the first only."""
 
 import re
 
@@ -31,7 +30,7 @@ RAW_WITH_CODE = re.compile(r"(?<![\d.,])-?\d+\s+(EUR|USD|GBP|KWD)\b")
 # A column or field labelled "... minor" ("Amount minor", "Refunded minor") is a raw
 # minor-unit model field put on the page.
 MINOR_LABEL = re.compile(r">[^<>]*\bminor\b[^<>]*<", re.IGNORECASE)
-RAW_DATA_PAGES = {"auditevent", "webhookinbox", "tenant", "journaltransaction"}
+RAW_DATA_PAGES = {"auditevent", "webhookinbox", "journaltransaction"}
 
 
 def _raw_minor_display(page: str, *, strict: bool) -> list[str]:
