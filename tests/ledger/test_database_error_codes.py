@@ -18,7 +18,9 @@ from django.db import connection
 from common.actors import Actor
 from common.dberrors import atomic_action
 from common.errors import ApplicationError
+from tests.admin.test_player_admin import adjust_url, rendered_token
 from tests.factories import PlayerFactory, fund, token_for
+from tests.portal.test_portal import login, withdraw_form
 from tests.withdrawals.factories import DESTINATION, verified_player
 from wallet import services
 from wallet.models import Account, Entry, Hold, JournalTransaction, Withdrawal
@@ -198,4 +200,40 @@ def test_a_posting_outside_any_transaction_raises_the_registered_error_itself(
     with pytest.raises(ApplicationError) as raised:
         fund(player, 700)
     assert raised.value.code == code
+    assert _ledger_state(player) == before
+
+
+def test_the_portal_shows_the_code_of_a_database_refusal_instead_of_a_500(bend, client):
+    player = verified_player(balance_minor=10_000)
+    table, body, _, _ = _cases(player)["deadlock"]
+    before = _ledger_state(player)
+    bend(table, body)
+    login(client, player)
+
+    response = client.post("/withdraw/", withdraw_form())
+
+    assert response.status_code == 200
+    assert "(CONCURRENT_UPDATE_CONFLICT)" in response.content.decode()
+    assert _ledger_state(player) == before
+
+
+def test_the_admin_shows_the_code_of_a_refusal_at_commit_instead_of_a_500(
+    bend, admin_client
+):
+    player = verified_player(balance_minor=10_000)
+    table, body, _, _ = _cases(player)["transaction_mismatch"]
+    before = _ledger_state(player)
+    bend(table, body)
+    form = {
+        "direction": "credit",
+        "currency": "EUR",
+        "amount": "12.34",
+        "reason": "compensation for outage",
+        "token": rendered_token(admin_client, player),
+    }
+
+    response = admin_client.post(adjust_url(player), form, follow=True)
+
+    assert response.status_code == 200
+    assert "LEDGER_TRANSACTION_MISMATCH" in response.content.decode()
     assert _ledger_state(player) == before
