@@ -12,6 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from common import errors
+from common.dberrors import translate_database_error
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ def translate(exc: Exception) -> errors.ApplicationError:
         return errors.UnsupportedMediaType(str(exc.detail))
     if isinstance(exc, drf.Throttled):
         return errors.RateLimited(retry_after=int(exc.wait or 1))
+    database_error = translate_database_error(exc)
+    if database_error is not None:
+        return database_error
     logger.exception("api.unexpected_error", exc_info=exc)
     return errors.InternalError()
 

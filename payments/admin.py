@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from common import crypto
 from common.actors import Actor
-from common.currency import exponent_of, to_major, to_minor
+from common.currency import exponent_of, format_money, money_display, to_minor
 from common.errors import ApplicationError
 from payments.config.services import (
     payment_route_delete,
@@ -243,14 +243,19 @@ class DepositAdmin(TenantScopedAdmin):
         "created_at",
         "tenant",
         "player",
-        "amount_minor",
-        "currency",
+        "amount",
         "state",
         "needs_review",
     ]
     list_filter = ["state", "needs_review", "provider", "currency"]
     search_fields = ["=id", "provider_reference", "payment_reference"]
     raw_id_fields = ["player", "credit_transaction"]
+    # Shown below in major units (common.currency.format_money).
+    exclude = ["amount_minor", "refunded_minor", "charged_back_minor"]
+    readonly_fields = ["amount", "refunded", "charged_back"]
+    amount = money_display()
+    refunded = money_display("refunded_minor", description="Refunded")
+    charged_back = money_display("charged_back_minor", description="Charged back")
 
 
 # --- Routing, refunds, disputes (docs/payments/adyen.md) ---------------------------
@@ -361,8 +366,7 @@ class RefundForm(forms.ModelForm):
         if not 0 < data["amount_minor"] <= left:
             self.add_error(
                 "amount",
-                f"At most {to_major(left, deposit.currency)} {deposit.currency} "
-                "can still be refunded.",
+                f"At most {format_money(left, deposit.currency)} can still be refunded.",
             )
         if not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why the deposit is refunded.")
@@ -380,14 +384,14 @@ class RefundAdmin(TenantScopedAdmin):
         "created_at",
         "tenant",
         "deposit",
-        "amount_minor",
-        "currency",
+        "amount",
         "state",
         "provider_reference",
     ]
     list_filter = ["state", "provider", "currency"]
     search_fields = ["=deposit__id", "provider_reference"]
     raw_id_fields = ["deposit"]
+    amount = money_display()
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -396,8 +400,7 @@ class RefundAdmin(TenantScopedAdmin):
             "tenant",
             "deposit",
             "provider",
-            "amount_minor",
-            "currency",
+            "amount",
             "state",
             "reason",
             "provider_reference",
@@ -441,10 +444,12 @@ class DisputeAdmin(TenantScopedAdmin):
         "tenant",
         "deposit",
         "stage",
-        "amount_minor",
-        "currency",
+        "amount",
         "updated_at",
     ]
     list_filter = ["stage", "provider"]
     search_fields = ["=deposit__id", "payment_reference"]
     raw_id_fields = ["deposit"]
+    exclude = ["amount_minor"]  # shown as "Amount", in major units
+    readonly_fields = ["amount"]
+    amount = money_display()

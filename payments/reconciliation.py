@@ -10,7 +10,7 @@
   known outcome goes through the same services the transfer webhook uses; the manual
   provider has nothing to ask, so those are listed for an operator.
 
-Both are orchestrators like ``payments.services.deposit_start``: each PSP call is made
+Both are orchestrators like ``payments.deposits.services.deposit_start``: each PSP call is made
 with no transaction open and no row locked, and each change is applied afterwards in
 a short transaction of its own (``atomic(durable=True)``), where the wallet services
 lock the row and re-check its state. So a webhook that lands between the question and
@@ -28,6 +28,7 @@ from django.db import transaction
 
 from common import clock
 from common.actors import Actor
+from common.currency import format_money
 from common.errors import IllegalStateTransition
 from payments.exceptions import (
     ProviderError,
@@ -201,7 +202,7 @@ def _stale_deposit_settle(
             deposit=deposit, dry_run=dry_run, finding=finding("expired", said)
         )
     if outcome == "paid":
-        paid = f"{status.amount_minor} {status.currency}"
+        paid = format_money(status.amount_minor, status.currency)
         return _deposit_flag_paid(
             deposit=deposit,
             dry_run=dry_run,

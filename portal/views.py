@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from casino.services import player_authenticate, player_register
 from common.actors import Actor
-from common.currency import to_major, to_minor
+from common.currency import format_money, to_minor
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from payments.deposits.apis import deposit_return_url
 from payments.deposits.services import deposit_start
@@ -33,6 +33,10 @@ from wallet.selectors import (
 HISTORY_ROWS = 50
 
 
+# Amounts a refusal's details carry in minor units, shown to the player in major ones.
+_MONEY_DETAILS = ("minimum", "maximum", "remaining")
+
+
 def _error_text(error: ApplicationError) -> str:
     fields = error.details.get("fields")
     if isinstance(fields, dict):
@@ -41,6 +45,14 @@ def _error_text(error: ApplicationError) -> str:
             for name, msgs in fields.items()
         )
         return f"{error.message} {flat}"
+    currency = error.details.get("currency")
+    amounts = [
+        f"{key} {format_money(error.details[key], currency)}"
+        for key in _MONEY_DETAILS
+        if isinstance(error.details.get(key), int) and isinstance(currency, str)
+    ]
+    if amounts:
+        return f"{error.message} ({', '.join(amounts)})"
     return error.message
 
 
@@ -54,7 +66,7 @@ def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 player_register(tenant=request.tenant, **form.cleaned_data)
         except ApplicationError as error:
             form.add_error(None, f"{_error_text(error)} ({error.code})")
@@ -91,8 +103,8 @@ def wallet(request):
     balances = [
         {
             "currency": b.currency,
-            "available": to_major(b.available_minor, b.currency),
-            "held": to_major(b.held_minor, b.currency),
+            "available": format_money(b.available_minor, b.currency),
+            "held": format_money(b.held_minor, b.currency),
         }
         for b in balance_list(player=player)
     ]
@@ -102,18 +114,18 @@ def wallet(request):
             "kind": entry.transaction.get_kind_display(),
             "reference": entry.transaction.reference,
             "bucket": "held" if entry.account.kind == "player_held" else "available",
-            "amount": to_major(entry.amount_minor, entry.currency),
+            "amount": format_money(entry.amount_minor, entry.currency),
             "currency": entry.currency,
-            "balance_after": to_major(entry.balance_after_minor or 0, entry.currency),
+            "balance_after": format_money(entry.balance_after_minor, entry.currency),
         }
         for entry in player_entry_list(player=player)[:HISTORY_ROWS]
     ]
     deposits = [
-        {"deposit": d, "amount": to_major(d.amount_minor, d.currency)}
+        {"deposit": d, "amount": format_money(d.amount_minor, d.currency)}
         for d in deposit_list(player=player)[:HISTORY_ROWS]
     ]
     withdrawals = [
-        {"withdrawal": w, "amount": to_major(w.amount_minor, w.currency)}
+        {"withdrawal": w, "amount": format_money(w.amount_minor, w.currency)}
         for w in withdrawal_list(tenant_id=request.tenant.pk, player=player)[
             :HISTORY_ROWS
         ]
@@ -182,7 +194,7 @@ def deposit_status(request, deposit_id: int):
         "portal/deposit_status.html",
         {
             "deposit": deposit,
-            "amount": to_major(deposit.amount_minor, deposit.currency),
+            "amount": format_money(deposit.amount_minor, deposit.currency),
             "refresh": not deposit.is_final,
         },
     )
@@ -202,7 +214,7 @@ def withdraw(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 withdrawal, _ = withdrawal_submit(
                     player=request.player,
                     amount_minor=to_minor(data["amount"], data["currency"]),
@@ -223,8 +235,8 @@ def withdraw(request):
             messages.success(
                 request,
                 f"Withdrawal #{withdrawal.pk} requested: "
-                f"{to_major(withdrawal.amount_minor, withdrawal.currency)} "
-                f"{withdrawal.currency} ({withdrawal.state}).",
+                f"{format_money(withdrawal.amount_minor, withdrawal.currency)} "
+                f"({withdrawal.state}).",
             )
             return redirect("portal:wallet")
     return render(request, "portal/withdraw.html", {"form": form})
@@ -234,7 +246,7 @@ def withdraw(request):
 @portal_view(login_required=True)
 def withdrawal_cancel_view(request, withdrawal_id: int):
     try:
-        with transaction.atomic(durable=True):
+        with atomic_action():
             withdrawal = withdrawal_get(
                 tenant_id=request.tenant.pk,
                 player=request.player,

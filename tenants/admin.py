@@ -10,11 +10,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.template.response import TemplateResponse
 
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
+from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
@@ -194,8 +196,74 @@ class ScopedInline(admin.StackedInline):
         return request.user.is_superuser
 
 
+class MoneyMapField(forms.JSONField):
+    """A per-currency amount map typed and shown in major units
+    (``{"EUR": "1000.00"}``) and stored in minor units (``{"EUR": 100000}``), so
+    operators never read or type minor units. Conversion by the currency's exponent
+    (``common.currency``); the model's own ``clean`` still checks what is stored."""
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            value = {
+                currency: to_major(amount, currency)
+                if type(amount) is int and currency in ISO_EXPONENTS
+                else amount
+                for currency, amount in value.items()
+            }
+        return super().prepare_value(value)
+
+    def bound_data(self, data, initial):
+        # Redisplay what the operator typed, as typed (major units).
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        return InvalidJSONInput(data)
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if not isinstance(parsed, dict):
+            return parsed
+        minor: dict[str, int] = {}
+        for currency, amount in parsed.items():
+            if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+                raise forms.ValidationError(
+                    f'{currency}: {amount!r} is not an amount such as "1000.00".'
+                )
+            try:
+                minor[currency] = to_minor(str(amount), currency)
+            except ApplicationError as error:
+                raise forms.ValidationError(f"{currency}: {error.message}") from None
+            if minor[currency] < 0:
+                raise forms.ValidationError(f"{currency}: {amount} is below zero.")
+        return minor
+
+
+class TenantPolicyForm(forms.ModelForm):
+    _help = 'In major units, e.g. {"EUR": "1000.00"}; a currency left out has no '
+    daily_deposit_limits = MoneyMapField(
+        required=False, help_text=f"Per player per UTC day. {_help}limit."
+    )
+    daily_withdrawal_limits = MoneyMapField(
+        required=False, help_text=f"Per player per UTC day. {_help}limit."
+    )
+    withdrawal_min_amounts = MoneyMapField(required=False, help_text=f"{_help}minimum.")
+    withdrawal_max_amounts = MoneyMapField(required=False, help_text=f"{_help}maximum.")
+    auto_approve_thresholds = MoneyMapField(
+        required=False,
+        help_text="Withdrawals strictly below this amount are approved without "
+        'review; in major units, e.g. {"EUR": "50.00"}. A currency left out always '
+        "goes to manual review.",
+    )
+
+    class Meta:
+        model = TenantPolicy
+        # Every policy field, as the inline showed before this form; which of them
+        # an operator may change is the admin's permission, not the form's.
+        fields = "__all__"  # noqa: DJ007
+
+
 class TenantPolicyInline(ScopedInline):
     model = TenantPolicy
+    form = TenantPolicyForm
     can_delete = False
 
 

@@ -76,9 +76,9 @@ WALLET_TRANSITIONS = {
 }
 FLOW_ROOMS = ("deposits", "withdrawals", "webhooks")
 DOOR_NAMES = {"apis.py", "admin.py", "views.py"}
-# seed_demo (a wallet command, so it cannot reach payments' flows) still requests
-# withdrawals directly; defect 16 of issue 8 moves demo data onto the flows.
-KNOWN_EXCEPTIONS = {ROOT / "wallet" / "management" / "commands" / "seed_demo.py"}
+# Every door goes through payments' flows; seed_demo included (it is a payments
+# command since demo data goes through the real deposit and payout flows).
+KNOWN_EXCEPTIONS: set[Path] = set()
 
 
 def wallet_transitions_used(path: Path) -> set[str]:

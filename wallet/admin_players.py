@@ -9,7 +9,6 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -20,7 +19,8 @@ from django.utils.html import format_html
 from casino.models import Player
 from casino.services import player_set_kyc_status, player_set_status
 from common.actors import Actor
-from common.currency import to_major, to_minor
+from common.currency import format_money, to_minor
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from tenants.admin import TenantFilter, TenantScopedAdmin, is_operator, reason_action
 from wallet.models import Hold
@@ -29,12 +29,6 @@ from wallet.services import adjustment_create
 
 RECENT_LEDGER_LINES = 20
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-
-
-def money(amount_minor: int | None, currency: str) -> str:
-    if amount_minor is None:
-        return "—"
-    return f"{to_major(amount_minor, currency)} {currency}"
 
 
 class PlayerChangeForm(forms.ModelForm):
@@ -158,9 +152,9 @@ class PlayerAdmin(TenantScopedAdmin):
         rows = [
             {
                 "currency": b.currency,
-                "available": money(b.available_minor, b.currency),
-                "held": money(b.held_minor, b.currency),
-                "total": money(b.total_minor, b.currency),
+                "available": format_money(b.available_minor, b.currency),
+                "held": format_money(b.held_minor, b.currency),
+                "total": format_money(b.total_minor, b.currency),
             }
             for b in balance_list(player=obj)
         ]
@@ -179,7 +173,7 @@ class PlayerAdmin(TenantScopedAdmin):
             {
                 "id": h.pk,
                 "url": reverse("admin:wallet_hold_change", args=[h.pk]),
-                "amount": money(h.amount_minor, h.currency),
+                "amount": format_money(h.amount_minor, h.currency),
                 "reference": h.reference,
                 "created_at": h.created_at,
             }
@@ -201,8 +195,8 @@ class PlayerAdmin(TenantScopedAdmin):
                 "transaction_id": e.transaction_id,
                 "kind": e.transaction.get_kind_display(),
                 "bucket": "held" if e.account.kind == "player_held" else "available",
-                "amount": money(e.amount_minor, e.currency),
-                "balance_after": money(e.balance_after_minor, e.currency),
+                "amount": format_money(e.amount_minor, e.currency),
+                "balance_after": format_money(e.balance_after_minor, e.currency),
                 "reference": e.transaction.reference,
                 "actor": e.transaction.actor_label,
                 "created_at": e.created_at,
@@ -237,7 +231,7 @@ class PlayerAdmin(TenantScopedAdmin):
         def apply(player: Player, reason: str) -> None:
             if player.status == status:
                 return
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 player_set_status(
                     actor=actor, player=player, status=status, reason=reason
                 )
@@ -311,7 +305,7 @@ class PlayerAdmin(TenantScopedAdmin):
             "form": form,
             "change_url": change_url,
             "balances": [
-                (b.currency, money(b.available_minor, b.currency))
+                (b.currency, format_money(b.available_minor, b.currency))
                 for b in balance_list(player=player)
             ],
         }
@@ -323,7 +317,7 @@ class PlayerAdmin(TenantScopedAdmin):
             amount_minor = to_minor(data["amount"], currency)
             if data["direction"] == "debit":
                 amount_minor = -amount_minor
-            with transaction.atomic(durable=True):
+            with atomic_action():
                 result = adjustment_create(
                     actor=Actor.for_user(request.user),
                     player=player,
@@ -347,7 +341,7 @@ class PlayerAdmin(TenantScopedAdmin):
                 request,
                 format_html(
                     "Adjustment of {} posted as transaction #{}.",
-                    money(amount_minor, currency),
+                    format_money(amount_minor, currency),
                     result.transaction_id,
                 ),
             )

@@ -1,3 +1,4 @@
+from common.dberrors import constraint_error_register
 from common.errors import ApplicationError
 
 
@@ -17,6 +18,16 @@ class LedgerAccountMismatch(ApplicationError):
     code = "LEDGER_ACCOUNT_MISMATCH"
     http_status = 500
     default_message = "An entry's account belongs to another tenant or currency."
+
+
+class LedgerTransactionMismatch(ApplicationError):
+    code = "LEDGER_TRANSACTION_MISMATCH"
+    http_status = 500
+    default_message = "An entry names a journal transaction of another tenant."
+
+
+# The database's own guard behind the posting functions' check (wallet/sql.py).
+constraint_error_register("account_player_balance_non_negative", InsufficientFunds)
 
 
 class TransactionNotReversible(ApplicationError):

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from common.currency import format_money
+
 PLAYER_KINDS = ("player_available", "player_held")
 
 
@@ -263,7 +265,8 @@ class Entry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount_minor:+d} {self.currency} on account {self.account_id}"
+        sign = "+" if self.amount_minor > 0 else ""
+        return f"{sign}{format_money(self.amount_minor, self.currency)} on account {self.account_id}"
 
 
 class Hold(models.Model):
@@ -317,7 +320,7 @@ class Hold(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Hold #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+        return f"Hold #{self.pk} {format_money(self.amount_minor, self.currency)} ({self.state})"
 
 
 class Withdrawal(models.Model):
@@ -397,7 +400,8 @@ class Withdrawal(models.Model):
 
     def __str__(self) -> str:
         return (
-            f"Withdrawal #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+            f"Withdrawal #{self.pk} {format_money(self.amount_minor, self.currency)} "
+            f"({self.state})"
         )
 
 
@@ -529,7 +533,7 @@ class Deposit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Deposit #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+        return f"Deposit #{self.pk} {format_money(self.amount_minor, self.currency)} ({self.state})"
 
     @property
     def is_final(self) -> bool:

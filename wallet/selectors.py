@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from casino.models import Player
+from common.currency import format_money
 from wallet.exceptions import DepositNotFound
 from wallet.models import (
     PLAYER_KINDS,
@@ -103,7 +104,8 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         .exclude(total=0)
     )
     problems += [
-        f"transaction {row['transaction_id']} sums to {row['total']} {row['currency']}"
+        f"transaction {row['transaction_id']} sums to "
+        f"{format_money(row['total'], row['currency'])}"
         for row in unbalanced
     ]
     empty = JournalTransaction.objects.filter(scope).filter(entries__isnull=True)
@@ -136,16 +138,17 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         derived=Coalesce(Sum("entries__amount_minor"), 0)
     )
     problems += [
-        f"account {pk} caches {balance} but its entries sum to {derived}"
-        for pk, balance, derived in players.exclude(
+        f"account {pk} caches {format_money(balance, currency)} but its entries "
+        f"sum to {format_money(derived, currency)}"
+        for pk, balance, derived, currency in players.exclude(
             balance_minor=F("derived")
-        ).values_list("pk", "balance_minor", "derived")
+        ).values_list("pk", "balance_minor", "derived", "currency")
     ]
     problems += [
-        f"account {pk} is negative ({balance})"
-        for pk, balance in Account.objects.filter(
+        f"account {pk} is negative ({format_money(balance, currency)})"
+        for pk, balance, currency in Account.objects.filter(
             scope, kind__in=PLAYER_KINDS, balance_minor__lt=0
-        ).values_list("pk", "balance_minor")
+        ).values_list("pk", "balance_minor", "currency")
     ]
 
     pending = {
@@ -163,8 +166,9 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in set(pending) | set(held):
         if pending.get(key, 0) != held.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but pending holds "
-                f"{pending.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but pending holds "
+                f"{format_money(pending.get(key, 0), key[1])}"
             )
     return problems
 
@@ -293,7 +297,13 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
       funds (requested, approved, payout_pending, payout_failed), per currency, and
       each such withdrawal's hold is pending;
     - no withdrawal is ``paid`` without a posted hold, and none is rejected or
-      canceled with its hold not voided.
+      canceled with its hold not voided;
+    - ``DEPOSIT_CREDIT_WITHOUT_DEPOSIT``: every posting of kind ``deposit`` names a
+      deposit (reference ``deposit:<id>``): money credited as a deposit with no
+      deposit record behind it (a script, a seed, a manual posting) is reported;
+    - ``PAYOUT_WITHOUT_WITHDRAWAL``: every payout posting (kind
+      ``withdrawal_post``, or any posting that moves money into a
+      ``withdrawals_in_flight`` account) is the posting of a withdrawal's hold.
     """
     scope = Q() if tenant_id is None else Q(tenant_id=tenant_id)
     problems: list[str] = []
@@ -334,8 +344,9 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             for txn, credited in postings:
                 if credited != amount:
                     problems.append(
-                        f"deposit {pk} is {amount} {currency} but its credit "
-                        f"transaction {txn} credited {credited}"
+                        f"deposit {pk} is {format_money(amount, currency)} but its "
+                        f"credit transaction {txn} credited "
+                        f"{format_money(credited, currency)}"
                     )
         elif postings:
             problems.append(
@@ -349,11 +360,13 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             posted = sum(value for _, value in booked)
             if posted != total:
                 problems.append(
-                    f"deposit {pk} records {total} {currency} {label} but its "
-                    f"postings total {posted}"
+                    f"deposit {pk} records {format_money(total, currency)} {label} "
+                    f"but its postings total {format_money(posted, currency)}"
                 )
     for pk in sorted(set(credits) - known):
         problems.append(f"credit postings reference deposit {pk}, which does not exist")
+    problems += _deposit_credits_without_deposit(scope=scope)
+    problems += _payouts_without_withdrawal(scope=scope)
 
     withdrawals = (
         Withdrawal.objects.filter(scope)
@@ -394,10 +407,64 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in sorted(set(held) | set(holding)):
         if held.get(key, 0) != holding.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but withdrawals "
-                f"awaiting payout hold {holding.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but withdrawals awaiting "
+                f"payout hold {format_money(holding.get(key, 0), key[1])}"
             )
     return problems
+
+
+def _with_amount(queryset: QuerySet) -> QuerySet:
+    """Each transaction's positive side and its currency, for a readable line."""
+    return queryset.annotate(
+        amount=Coalesce(
+            Sum("entries__amount_minor", filter=Q(entries__amount_minor__gt=0)), 0
+        ),
+        money_currency=Min("entries__currency"),
+    ).order_by("pk")
+
+
+def _deposit_credits_without_deposit(*, scope: Q) -> list[str]:
+    """Deposit-kind postings whose reference names no deposit (``deposit:<id>`` with
+    an id that does not exist is reported with the deposits above)."""
+    orphans = _with_amount(
+        JournalTransaction.objects.filter(
+            scope, kind=JournalTransaction.Kind.DEPOSIT
+        ).exclude(reference__regex=rf"^{_DEPOSIT_REFERENCE}[0-9]+$")
+    )
+    return [
+        f"DEPOSIT_CREDIT_WITHOUT_DEPOSIT transaction {pk} credits "
+        f"{format_money(amount, currency)} as a deposit (reference {reference!r}) "
+        "but names no deposit record"
+        for pk, reference, amount, currency in orphans.values_list(
+            "pk", "reference", "amount", "money_currency"
+        )
+    ]
+
+
+def _payouts_without_withdrawal(*, scope: Q) -> list[str]:
+    """Postings that pay money out (kind ``withdrawal_post``, or into withdrawals in
+    flight) and are not the posting of a withdrawal's hold."""
+    into_flight = Entry.objects.filter(
+        transaction=OuterRef("pk"),
+        account__kind=Account.Kind.WITHDRAWALS_IN_FLIGHT,
+        amount_minor__gt=0,
+    )
+    of_a_withdrawal = Withdrawal.objects.filter(
+        hold__resolve_transaction=OuterRef("pk")
+    )
+    orphans = _with_amount(
+        JournalTransaction.objects.filter(scope)
+        .filter(Q(kind=JournalTransaction.Kind.WITHDRAWAL_POST) | Exists(into_flight))
+        .exclude(Exists(of_a_withdrawal))
+    )
+    return [
+        f"PAYOUT_WITHOUT_WITHDRAWAL transaction {pk} ({kind}) pays out "
+        f"{format_money(amount, currency)} but is no withdrawal's payout"
+        for pk, kind, amount, currency in orphans.values_list(
+            "pk", "kind", "amount", "money_currency"
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)

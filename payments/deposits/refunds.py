@@ -17,6 +17,7 @@ from django.db.models import Sum
 
 from audit.services import audit_record
 from common.actors import Actor
+from common.currency import format_money
 from common.errors import IdempotencyKeyReuseConflict
 from payments.exceptions import (
     ProviderError,
@@ -193,8 +194,9 @@ def refund_succeeded(
             wallet.deposit_flag_review(
                 deposit_id=deposit.pk,
                 tenant_id=tenant_id,
-                reason=f"refund #{refund.pk} confirmed as {amount_minor} {currency}, "
-                f"asked {refund.amount_minor} {refund.currency}: not booked",
+                reason=f"refund #{refund.pk} confirmed as "
+                f"{format_money(amount_minor, currency)}, asked "
+                f"{format_money(refund.amount_minor, refund.currency)}: not booked",
                 actor=actor,
             )
             return refund

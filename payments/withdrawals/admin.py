@@ -22,7 +22,7 @@ from django.urls import path, reverse
 
 from common import clock
 from common.actors import Actor
-from common.currency import to_major
+from common.currency import format_money, format_money_html
 from common.errors import ApplicationError
 from payments.providers.registry import provider_operator_settles_payouts
 from payments.reconciliation import payout_attempt_settle
@@ -173,7 +173,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, obj: Withdrawal) -> str:
-        return f"{to_major(obj.amount_minor, obj.currency)} {obj.currency}"
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="age", ordering="requested_at")
     def age(self, obj: Withdrawal) -> str:
@@ -226,15 +226,18 @@ class WithdrawalAdmin(TenantScopedAdmin):
             "balances": [
                 {
                     "currency": b.currency,
-                    "available": to_major(b.available_minor, b.currency),
-                    "held": to_major(b.held_minor, b.currency),
+                    "available": format_money(b.available_minor, b.currency),
+                    "held": format_money(b.held_minor, b.currency),
                 }
                 for b in balance_list(player=player)
             ],
             "ledger_lines": [
                 {
                     "entry": entry,
-                    "amount": to_major(entry.amount_minor, entry.currency),
+                    "amount": format_money(entry.amount_minor, entry.currency),
+                    "balance_after": format_money(
+                        entry.balance_after_minor, entry.currency
+                    ),
                 }
                 for entry in player_entry_list(player=player)[:15]
             ],

@@ -43,7 +43,7 @@ def test_new_player_deposits_50_eur_and_sees_it_available(page: Page, portal):
     expect(page).to_have_url(re.compile(r"/deposits/\d+/$"))
     expect(page.locator("#deposit-state")).to_have_text("completed")
     page.get_by_role("link", name="Back to the wallet").click()
-    expect(page.get_by_test_id("available-EUR")).to_have_text("50.00")
+    expect(page.get_by_test_id("available-EUR")).to_have_text("50.00 EUR")
     deposit_row = page.locator("#deposits tbody tr")
     expect(deposit_row).to_have_count(1)
     expect(deposit_row).to_contain_text("50.00 EUR")

@@ -81,7 +81,7 @@ def test_deposit_paid_at_the_psp_without_a_webhook_is_flagged_not_credited(
     )
     assert balance_list(player=player) == []
     assert f"PAID_NOT_CREDITED deposit {deposit.pk}" in out
-    assert "5000 EUR: not credited" in out
+    assert "50.00 EUR: not credited" in out
     assert "paid_not_credited 1." in out
 
 

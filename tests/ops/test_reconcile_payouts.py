@@ -17,6 +17,7 @@ from payments.withdrawals.services import (
 )
 from tests.adyen.factories import adyen_psp_config
 from tests.ops.conftest import run, run_failing
+from tests.payments.factories import completed_deposit
 from tests.withdrawals.factories import (
     OPERATOR,
     latest_attempt,
@@ -50,7 +51,9 @@ def config(fake_adyen_routes):
 
 @pytest.fixture
 def player(config):
-    return verified_player(tenant=config.tenant, balance_minor=10_000)
+    player = verified_player(tenant=config.tenant, balance_minor=0)
+    completed_deposit(player, 10_000)  # a deposit behind the money: reconcile is clean
+    return player
 
 
 def balances(player):

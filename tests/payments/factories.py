@@ -61,6 +61,20 @@ def pending_deposit(player, amount_minor=5000, currency="EUR", provider="stripe"
     )
 
 
+def completed_deposit(player, amount_minor=5_000, currency="EUR", provider="stripe"):
+    """A deposit the PSP confirmed: its record and its credit posting (what funds a
+    player in tests that reconcile: ``fund`` posts a credit with no deposit)."""
+    deposit = pending_deposit(player, amount_minor, currency, provider)
+    return wallet.deposit_complete(
+        deposit_id=deposit.pk,
+        tenant_id=deposit.tenant_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        payment_reference=f"pi_{deposit.pk}",
+        actor=Actor.psp(provider),
+    )
+
+
 def payment_rows(tenant, player):
     """A row of each payments admin model for ``tenant`` (PSP config, webhook inbox,
     deposit), the delivery verified and applied by the real service: for fixtures

@@ -13,7 +13,7 @@ from audit.services import audit_record
 from casino.models import Player
 from common import clock
 from common.actors import Actor
-from common.currency import exponent_of
+from common.currency import exponent_of, format_money
 from common.errors import (
     IdempotencyKeyReuseConflict,
     ValidationFailed,
@@ -316,8 +316,9 @@ def deposit_complete(
         before = deposit.state
         if amount_minor != deposit.amount_minor or currency != deposit.currency:
             reason = (
-                f"PSP confirmed {amount_minor} {currency} but the deposit is "
-                f"{deposit.amount_minor} {deposit.currency}: not credited"
+                f"PSP confirmed {format_money(amount_minor, currency)} but the "
+                f"deposit is {format_money(deposit.amount_minor, deposit.currency)}: "
+                "not credited"
             )
             _deposit_flag_saved(
                 deposit=deposit,
@@ -409,7 +410,7 @@ def deposit_refund_record(
         before = deposit.state
         if deposit.state != DepositState.COMPLETED or currency != deposit.currency:
             reason = (
-                f"refund of {refunded_total_minor} {currency} for a deposit that is "
+                f"refund of {format_money(refunded_total_minor, currency)} for a deposit that is "
                 f"{deposit.state} in {deposit.currency}: nothing booked"
             )
             _deposit_flag_saved(
@@ -468,8 +469,9 @@ def deposit_chargeback_record(
             or not 0 < amount_minor <= deposit.amount_minor
         ):
             reason = (
-                f"dispute of {amount_minor} {currency} for a deposit that is "
-                f"{deposit.state} ({deposit.amount_minor} {deposit.currency}): "
+                f"dispute of {format_money(amount_minor, currency)} for a deposit "
+                f"that is {deposit.state} "
+                f"({format_money(deposit.amount_minor, deposit.currency)}): "
                 "nothing booked"
             )
             _deposit_flag_saved(
@@ -490,7 +492,7 @@ def deposit_chargeback_record(
             actor=actor,
         )
         deposit.charged_back_minor = amount_minor
-        _flag(deposit, f"chargeback of {amount_minor} {currency}")
+        _flag(deposit, f"chargeback of {format_money(amount_minor, currency)}")
         deposit.save()
         player_withdrawals_freeze(
             player_id=player.pk,

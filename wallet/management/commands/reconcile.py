@@ -12,23 +12,13 @@ Exits 1 when there is any violation. It only reads.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from common.currency import exponent_of
+from common.currency import format_money
 from tenants.models import Tenant
 from wallet.selectors import (
     ledger_invariants_check,
     payments_invariants_check,
     system_balance_list,
 )
-
-
-def _amount(minor: int, currency: str) -> str:
-    try:
-        exponent = exponent_of(currency)
-    except Exception:  # an unknown code still prints, in minor units
-        return f"{minor} (minor units)"
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**exponent)
-    return f"{sign}{whole}.{fraction:0{exponent}d}" if exponent else f"{sign}{whole}"
 
 
 class Command(BaseCommand):
@@ -58,8 +48,7 @@ class Command(BaseCommand):
         for row in balances:
             self.stdout.write(
                 f"BALANCE {row.tenant_slug} {row.kind} {row.provider or '-'} "
-                f"{row.currency} {_amount(row.balance_minor, row.currency)} "
-                f"({row.balance_minor})"
+                f"{format_money(row.balance_minor, row.currency)}"
             )
         if not balances:
             self.stdout.write("(no system accounts)")

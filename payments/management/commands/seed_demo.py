@@ -1,9 +1,19 @@
 """Demo data for ``make run``: two brands, their operators, a superuser, and players
-whose history was made through the ledger services (never by writing balances).
+whose history was made through the same flows a player's and an operator's is:
 
-Idempotent: tenants are found by slug, users by username, players by email, and every
-posting uses a stable idempotency key, so a second run changes nothing.
-The passwords below are for local demos only.
+- deposits: started through ``deposit_start`` and paid by a correctly signed PSP
+  event through the real webhook code (``payments.simulator.deposits``), so every
+  deposit line of the ledger has its deposit record;
+- withdrawals: requested by the player, then approved and paid out by the manual
+  provider (marked paid with a bank reference), rejected by an operator, or left
+  waiting for review; every payout posting has its withdrawal;
+- adjustments: the operator's adjustment service, with a reason.
+
+A payments command because it starts deposits and payouts (the wallet may not import
+payments). Needs the PSP simulator (``PAYMENTS_SIMULATOR_ENABLED=true``, as ``make
+seed`` sets it). Idempotent: tenants are found by slug, users by username, players by
+email, and every action uses a stable idempotency key, so a second run changes
+nothing. The passwords below are for local demos only.
 """
 
 from __future__ import annotations
@@ -11,16 +21,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from casino.models import Player
 from casino.services import player_register, player_set_kyc_status, player_set_status
 from common.actors import Actor
+from payments.providers.stripe.provider import simulator_enabled
+from payments.simulator.deposits import simulated_deposit_pay
+from payments.withdrawals.manual import manual_payout_mark_paid
+from payments.withdrawals.services import (
+    withdrawal_review_approve,
+    withdrawal_review_reject,
+    withdrawal_submit,
+)
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from wallet import services as wallet
-from wallet.models import Account, JournalTransaction
+from wallet.models import PayoutAttempt, Withdrawal
 
 SEED = Actor.system("seed_demo")
 SUPERUSER = ("admin", "demo-admin-pass")
@@ -32,9 +50,9 @@ class DemoPlayer:
     email: str
     deposits: tuple[tuple[str, int], ...] = ()  # (currency, minor units)
     adjustment: tuple[str, int, str] | None = None  # (currency, ±minor, reason)
-    voided_hold: tuple[str, int] | None = None
-    paid_hold: tuple[str, int] | None = None
-    pending_withdrawal: tuple[str, int] | None = None
+    rejected_withdrawal: tuple[str, int] | None = None  # operator rejects: funds back
+    paid_withdrawal: tuple[str, int] | None = None  # approved, paid by bank transfer
+    pending_withdrawal: tuple[str, int] | None = None  # waits in the review queue
     kyc_status: str = Player.KycStatus.UNVERIFIED
     blocked: bool = False
 
@@ -61,17 +79,21 @@ DEMO = (
                 "alice@example.com",
                 deposits=(("EUR", 10_000), ("EUR", 2_500)),
                 adjustment=("EUR", 500, "Goodwill credit after a support ticket"),
-                voided_hold=("EUR", 3_000),
+                rejected_withdrawal=("EUR", 3_000),
                 pending_withdrawal=("EUR", 1_500),
                 kyc_status=Player.KycStatus.VERIFIED,
             ),
             DemoPlayer(
                 "bob@example.com",
                 deposits=(("EUR", 5_000),),
-                paid_hold=("EUR", 2_000),
-                kyc_status=Player.KycStatus.PENDING,
+                paid_withdrawal=("EUR", 2_000),
+                kyc_status=Player.KycStatus.VERIFIED,
             ),
-            DemoPlayer("carol@example.com", blocked=True),
+            DemoPlayer(
+                "carol@example.com",
+                kyc_status=Player.KycStatus.PENDING,
+                blocked=True,
+            ),
         ),
     ),
     DemoTenant(
@@ -90,7 +112,8 @@ DEMO = (
             DemoPlayer(
                 "dave@example.com",
                 deposits=(("EUR", 7_500),),
-                voided_hold=("EUR", 7_500),
+                rejected_withdrawal=("EUR", 7_500),
+                kyc_status=Player.KycStatus.VERIFIED,
             ),
         ),
     ),
@@ -112,13 +135,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if not simulator_enabled():
+            raise CommandError(
+                "Demo deposits go through the PSP simulator and the real webhook "
+                "code: run with PAYMENTS_SIMULATOR_ENABLED=true (make seed does)."
+            )
+        # One transaction per business action, as in production: a deposit's start,
+        # its webhook and a payout each commit on their own.
         with transaction.atomic(durable=True):
             self._superuser()
-            for demo in DEMO:
+        for demo in DEMO:
+            with transaction.atomic(durable=True):
                 tenant = self._tenant(demo)
                 operator = self._operator(demo, tenant)
-                for demo_player in demo.players:
-                    self._player(tenant, operator, demo_player)
+            for demo_player in demo.players:
+                self._player(tenant, operator, demo_player)
         self._print_logins(options["base_url"].rstrip("/"))
 
     # --- people --------------------------------------------------------------------
@@ -158,74 +189,96 @@ class Command(BaseCommand):
         return user
 
     def _player(self, tenant: Tenant, operator, demo: DemoPlayer) -> None:
-        player = Player.objects.filter(tenant=tenant, email=demo.email).first()
-        if player is None:
-            player = player_register(
-                tenant=tenant, email=demo.email, password=PLAYER_PASSWORD
-            )
+        with transaction.atomic(durable=True):
+            player = Player.objects.filter(tenant=tenant, email=demo.email).first()
+            if player is None:
+                player = player_register(
+                    tenant=tenant, email=demo.email, password=PLAYER_PASSWORD
+                )
         key = f"seed:{tenant.slug}:{demo.email}"
         staff = Actor.for_user(operator)
         for number, (currency, amount) in enumerate(demo.deposits, start=1):
-            wallet.player_credit(
+            simulated_deposit_pay(
                 player=player,
-                currency=currency,
                 amount_minor=amount,
-                source_kind=Account.Kind.PSP_CLEARING,
-                kind=JournalTransaction.Kind.DEPOSIT,
+                currency=currency,
                 idempotency_key=f"{key}:deposit:{number}",
-                actor=Actor.psp("stripe"),
-                provider="stripe",
-                reference=f"demo-deposit-{number}",
             )
-        if demo.adjustment:
-            currency, amount, reason = demo.adjustment
-            wallet.adjustment_create(
-                actor=staff,
-                player=player,
-                currency=currency,
-                amount_minor=amount,
-                reason=reason,
-                idempotency_key=f"{key}:adjustment:1",
-            )
-        # KYC first: a withdrawal request needs it.
-        if player.kyc_status != demo.kyc_status:
-            player_set_kyc_status(
-                actor=staff,
-                player=player,
-                kyc_status=demo.kyc_status,
-                reason="Demo data",
-            )
-        for name, spec, resolve in (
-            ("voided", demo.voided_hold, wallet.hold_void),
-            ("paid", demo.paid_hold, wallet.hold_post),
-        ):
-            if spec is None:
-                continue
-            currency, amount = spec
-            hold = wallet.hold_place(
-                player=player,
-                currency=currency,
-                amount_minor=amount,
-                idempotency_key=f"{key}:hold:{name}",
-                actor=Actor.for_player(player),
-                reference=f"demo-withdrawal-{name}",
-            )
-            resolve(hold=hold, actor=staff)
+        with transaction.atomic(durable=True):
+            if demo.adjustment:
+                currency, amount, reason = demo.adjustment
+                wallet.adjustment_create(
+                    actor=staff,
+                    player=player,
+                    currency=currency,
+                    amount_minor=amount,
+                    reason=reason,
+                    idempotency_key=f"{key}:adjustment:1",
+                )
+            # KYC first: a withdrawal request needs it.
+            if player.kyc_status != demo.kyc_status:
+                player_set_kyc_status(
+                    actor=staff,
+                    player=player,
+                    kyc_status=demo.kyc_status,
+                    reason="Demo data",
+                )
+                player.refresh_from_db()
+        if demo.rejected_withdrawal:
+            withdrawal = self._withdrawal(player, demo.rejected_withdrawal, key, 1)
+            with transaction.atomic(durable=True):
+                withdrawal_review_reject(
+                    withdrawal=withdrawal,
+                    actor=staff,
+                    reason="Demo data: the holder name did not match",
+                )
+        if demo.paid_withdrawal:
+            withdrawal = self._withdrawal(player, demo.paid_withdrawal, key, 2)
+            self._pay_out(withdrawal, staff)
         if demo.pending_withdrawal:
-            currency, amount = demo.pending_withdrawal
-            wallet.withdrawal_request(
+            self._withdrawal(player, demo.pending_withdrawal, key, 3)
+        wanted = Player.Status.BLOCKED if demo.blocked else Player.Status.ACTIVE
+        if player.status != wanted:
+            with transaction.atomic(durable=True):
+                player_set_status(
+                    actor=staff, player=player, status=wanted, reason="Demo data"
+                )
+
+    def _withdrawal(
+        self, player: Player, spec: tuple[str, int], key: str, number: int
+    ) -> Withdrawal:
+        """The player's request, as the API and the portal make it."""
+        currency, amount = spec
+        with transaction.atomic(durable=True):
+            withdrawal, _ = withdrawal_submit(
                 player=player,
                 amount_minor=amount,
                 currency=currency,
                 destination=DEMO_IBAN,
-                idempotency_key=f"{key}:withdrawal:1",
-                actor=Actor.for_player(player),
+                idempotency_key=f"{key}:withdrawal:{number}",
             )
-        wanted = Player.Status.BLOCKED if demo.blocked else Player.Status.ACTIVE
-        if player.status != wanted:
-            player_set_status(
-                actor=staff, player=player, status=wanted, reason="Demo data"
-            )
+        return withdrawal
+
+    def _pay_out(self, withdrawal: Withdrawal, staff: Actor) -> None:
+        """The operator approves; the payout goes to the brand's payout provider
+        (manual by default, dispatched after commit) and the operator marks the bank
+        transfer paid, as on the withdrawal's review page."""
+        if withdrawal.state == Withdrawal.State.REQUESTED:
+            with transaction.atomic(durable=True):
+                withdrawal_review_approve(withdrawal=withdrawal, actor=staff)
+        withdrawal.refresh_from_db()
+        attempt = withdrawal.attempts.order_by("-number").first()
+        if (
+            withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+            and attempt is not None
+            and attempt.state in PayoutAttempt.OPEN_STATES
+        ):
+            with transaction.atomic(durable=True):
+                manual_payout_mark_paid(
+                    attempt=attempt,
+                    actor=staff,
+                    bank_reference=f"DEMO-BANK-{withdrawal.pk}",
+                )
 
     # --- output --------------------------------------------------------------------
 
