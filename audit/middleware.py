@@ -2,8 +2,13 @@ import re
 import uuid
 
 from audit import context
+from common.clientip import client_ip
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _ip_or_none(ip: str) -> str | None:
+    return None if ip == "unknown" else ip
 
 
 class RequestContextMiddleware:
@@ -19,7 +24,7 @@ class RequestContextMiddleware:
         request.request_id = request_id
         token = context.bind(
             context.RequestContext(
-                request_id=request_id, ip=request.META.get("REMOTE_ADDR")
+                request_id=request_id, ip=_ip_or_none(client_ip(request))
             )
         )
         try:

@@ -188,3 +188,14 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 # Set False behind PgBouncer in transaction mode older than 1.21 (or without
 # max_prepared_statements), which cannot route prepared statements.
 WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
+
+# ---- Issue 10: authentication hardening and the request edge (docs/security.md) ----
+# The request edge (common/edge.py) runs before everything else: NUL bytes and
+# control characters, oversized bodies and too-deep JSON get a JSON 4xx there.
+MIDDLEWARE.insert(0, "common.edge.RequestEdgeMiddleware")
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
+REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=32)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client IP
+# (rate limits, audit) is the N-th address from the right. 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

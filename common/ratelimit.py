@@ -24,14 +24,9 @@ from django.conf import settings
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
+from common.clientip import client_ip
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def client_ip(request) -> str:
-    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
-    raw = request.META.get(meta_key, "") or ""
-    # X-Forwarded-For style values: the left-most address is the client.
-    return raw.split(",")[0].strip() or "unknown"
 
 
 def ratelimit_key(group: str, request) -> str:
