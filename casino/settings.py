@@ -199,3 +199,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # Reverse proxies in front of the app that append to X-Forwarded-For; the client IP
 # (rate limits, audit) is the N-th address from the right. 0: the header is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The schema and docs pages are public and need no player: authenticating there only
+# turned a malformed Authorization header into an error while rendering HTML.
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
