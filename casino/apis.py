@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from casino.services import player_login, player_register
 from common.ratelimit import RateLimitMixin
+from common.text import reject_control_characters
 from tenants.api import TenantApi
 
 
@@ -28,7 +29,12 @@ class PlayerRegisterApi(RateLimitMixin, TenantApi):
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(min_length=8, max_length=128, write_only=True)
-        display_name = serializers.CharField(max_length=100, required=False, default="")
+        display_name = serializers.CharField(
+            max_length=100,
+            required=False,
+            default="",
+            validators=[reject_control_characters],
+        )
 
     @extend_schema(request=InputSerializer, responses={201: PlayerOutputSerializer})
     def post(self, request):

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from common.currency import to_major, to_minor
 from common.errors import ApplicationError
+from common.fields import AmountField
 from common.idempotency import idempotency_key_from
 from common.ratelimit import RateLimitMixin
 from payments.selectors import psp_config_get_by_endpoint
@@ -76,7 +77,7 @@ class DepositListCreateApi(RateLimitMixin, TenantApi):
     ratelimit_group = "deposit"
 
     class InputSerializer(serializers.Serializer):
-        amount = serializers.DecimalField(max_digits=18, decimal_places=3)
+        amount = AmountField(max_digits=18, decimal_places=3)
         currency = serializers.RegexField(r"^[A-Z]{3}$")
 
         class Meta:
