@@ -202,3 +202,31 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # The schema and docs pages are public and need no player: authenticating there only
 # turned a malformed Authorization header into an error while rendering HTML.
 SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+# Live API tokens a player may hold; a login beyond it revokes the oldest.
+PLAYER_MAX_LIVE_TOKENS = env.int("PLAYER_MAX_LIVE_TOKENS", default=10)
+# Failed logins per account (tenant + email, whatever the client IP) before 429,
+# on top of the per-IP RATELIMIT_LOGIN.
+RATELIMIT_RATES["login_account"] = env.str("RATELIMIT_LOGIN_ACCOUNT", default="10/15m")
+RATELIMIT_RATES["password_reset"] = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
+# Player password reset links (and operator ones) stop working after this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Outgoing mail: the console in development, SMTP (e.g. smtp+tls://user:pw@host:587)
+# in production; see django-environ's email_url.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {
+            "host": _email["EMAIL_HOST"],
+            "port": _email["EMAIL_PORT"],
+            "username": _email["EMAIL_HOST_USER"],
+            "password": _email["EMAIL_HOST_PASSWORD"],
+            "use_tls": _email.get("EMAIL_USE_TLS", False),
+            "use_ssl": _email.get("EMAIL_USE_SSL", False),
+            "timeout": 10,
+        }
+        if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")

@@ -17,6 +17,16 @@ class LoginForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput)
 
 
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+
+
+class PasswordResetConfirmForm(forms.Form):
+    new_password = forms.CharField(
+        label="New password", widget=forms.PasswordInput, min_length=8, max_length=128
+    )
+
+
 class DepositForm(forms.Form):
     amount = AmountFormField(max_digits=18, decimal_places=3, min_value=0)
     currency = forms.ChoiceField()
