@@ -4,6 +4,7 @@ Every value that differs between machines comes from the environment through
 django-environ; the README's configuration table lists each variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -230,3 +231,35 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+# Operators: a second factor (django-otp: TOTP app plus backup codes) and a login
+# lockout (django-axes, by username and by IP, each on its own). With 2FA required,
+# a staff user without a device can only reach /admin/2fa/ to enrol.
+OPERATOR_2FA_REQUIRED = env.bool("OPERATOR_2FA_REQUIRED", default=not DEBUG)
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "casino.admin_apps.OperatorAdminConfig"
+)
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Casino back-office")
+AXES_FAILURE_LIMIT = env.int("OPERATOR_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env.int("OPERATOR_LOCKOUT_COOLOFF_MINUTES", default=30)
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "common.clientip.client_ip_or_none"
+AXES_LOCKOUT_TEMPLATE = "admin/operator_locked_out.html"
+AXES_VERBOSE = False

@@ -38,3 +38,9 @@ def client_ip(request) -> str:
         # (or a proxy is misconfigured); the peer address is all we know.
         return remote
     return _valid_ip(forwarded[-hops]) or remote
+
+
+def client_ip_or_none(request) -> str | None:
+    """For IP columns (audit, django-axes): ``None`` rather than ``"unknown"``."""
+    ip = client_ip(request)
+    return None if ip == "unknown" else ip
