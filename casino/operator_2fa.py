@@ -99,21 +99,6 @@ def backup_codes_regenerate(*, user) -> list[str]:
     return codes
 
 
-def operator_2fa_reset(*, actor: Actor, user, reason: str) -> None:
-    """Remove every second-factor device of ``user`` (a lost phone): the next login
-    asks them to enrol again. Done by a superuser from the admin."""
-    with transaction.atomic(savepoint=False):
-        for device in list(devices_for_user(user, confirmed=None)):
-            device.delete()
-        audit_record(
-            actor=actor,
-            action="operator.2fa_reset",
-            tenant_id=None,
-            target=user,
-            reason=reason,
-        )
-
-
 def otpauth_qr_svg(device: TOTPDevice) -> str:
     """The device's otpauth URI as an inline SVG QR code (no external service)."""
     out = io.BytesIO()

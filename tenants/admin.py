@@ -112,7 +112,7 @@ class TenantFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return queryset.none()
         field = getattr(self.model_admin, "tenant_field", "tenant")
         return queryset.filter(**{field or "pk": int(value)})
