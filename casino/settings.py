@@ -250,7 +250,7 @@ MIDDLEWARE.insert(
 )
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "casino.auth_backends.OperatorLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Casino back-office")

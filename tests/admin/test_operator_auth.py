@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth import authenticate
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import TOTP
@@ -217,3 +218,8 @@ def test_logout_is_audited(client, operator):
     client.post("/admin/logout/")
 
     assert actions("olga")[-2:] == ["operator.logged_in", "operator.logged_out"]
+
+
+def test_authenticate_without_a_request_still_works_and_checks_the_password(operator):
+    assert authenticate(username="olga", password=PASSWORD) == operator
+    assert authenticate(username="olga", password="wrong") is None
