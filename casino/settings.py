@@ -263,3 +263,4 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "common.clientip.client_ip_or_none"
 AXES_LOCKOUT_TEMPLATE = "admin/operator_locked_out.html"
 AXES_VERBOSE = False
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["common.parsers.BoundedJSONParser"]

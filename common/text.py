@@ -31,3 +31,16 @@ def reject_control_characters(value: str) -> None:
         raise ValidationError(
             "Control characters are not allowed.", code="control_characters"
         )
+
+
+_CONTROL_MULTILINE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def reject_control_characters_multiline(value: str) -> None:
+    """For multi-line free text (reasons, notes): tabs and line breaks allowed."""
+    if isinstance(value, str) and _CONTROL_MULTILINE.search(value):
+        raise ValidationError(
+            "Control characters are not allowed.", code="control_characters"
+        )

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
 from common.errors import ApplicationError
+from common.text import reject_control_characters_multiline
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
@@ -145,6 +146,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Mandatory; stored in the audit trail.",
+        validators=[reject_control_characters_multiline],
     )
 
     def clean_reason(self) -> str:

@@ -3,9 +3,12 @@
 import json
 
 import pytest
+from rest_framework.test import APIRequestFactory
 
+from casino.apis import PlayerLoginApi
 from common.edge import json_depth
 from payments.models import WebhookInbox
+from tests.factories import PlayerFactory, TenantFactory
 from tests.payments.conftest import signed_headers
 from tests.payments.factories import PSPConfigFactory
 
@@ -168,3 +171,33 @@ def test_ordinary_requests_pass_the_edge(client):
     response = client.get("/api/v1/me", HTTP_X_TENANT="nobrand")
 
     assert code(response) == "TENANT_NOT_FOUND"
+
+
+def test_the_api_parser_bounds_depth_even_without_the_middleware():
+    tenant = TenantFactory()
+    request = APIRequestFactory().post(
+        "/api/v1/auth/login",
+        data=deep(50_000),
+        content_type="application/json",
+        HTTP_X_TENANT=tenant.slug,
+    )
+
+    response = PlayerLoginApi.as_view()(request)
+
+    assert response.status_code == 400
+    assert response.data["error"]["code"] == "REQUEST_NESTING_TOO_DEEP"
+
+
+def test_the_api_parser_still_parses_ordinary_json(client):
+    player = PlayerFactory(email="ok@example.com")
+
+    response = client.post(
+        "/api/v1/auth/login",
+        data=json.dumps(
+            {"email": "ok@example.com", "password": "correct-horse-battery"}
+        ),
+        content_type="application/json",
+        HTTP_X_TENANT=player.tenant.slug,
+    )
+
+    assert response.status_code == 200
