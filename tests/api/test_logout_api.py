@@ -66,3 +66,26 @@ def test_logins_beyond_the_cap_revoke_the_oldest_tokens(api_client, player_a, se
 
     assert statuses == [401, 401, 200, 200, 200]
     assert PlayerToken.objects.filter(player=player_a).count() == 3
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/logout", "/api/v1/auth/logout-all"])
+def test_a_token_of_brand_a_on_brand_b_is_404_and_revokes_nothing(
+    path, client_a, tenant_b
+):
+    response = client_a.post(path, {}, tenant=tenant_b)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+    assert client_a.get("/api/v1/me").status_code == 200
+
+
+def test_password_reset_on_another_brand_mails_nobody(
+    api_client, player_a, tenant_b, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = PlayerClient(api_client, tenant_b).post(
+            "/api/v1/auth/password-reset", {"email": player_a.email}
+        )
+
+    assert response.status_code == 202
+    assert mailoutbox == []
