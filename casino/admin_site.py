@@ -39,8 +39,19 @@ from casino.operator_2fa import (
 )
 from common.errors import ApplicationError
 
+# One message for a wrong password and a wrong code, so a password guess that is
+# right is not told apart from one that is wrong.
+INVALID_LOGIN = (
+    "Please enter the correct username, password and (if you have set up two-factor "
+    "authentication) one-time code for a staff account."
+)
+
 
 class OperatorLoginForm(AdminAuthenticationForm):
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": INVALID_LOGIN,
+    }
     otp_token = forms.CharField(
         label="One-time code",
         required=False,
@@ -65,11 +76,7 @@ class OperatorLoginForm(AdminAuthenticationForm):
                 request=self.request,
                 reason="second factor",
             )
-            raise ValidationError(
-                "Enter the current code from your authenticator app (or a backup "
-                "code).",
-                code="otp_invalid",
-            )
+            raise ValidationError(INVALID_LOGIN, code="invalid_login")
         user.otp_device = device  # django-otp marks the session verified on login
         return cleaned
 

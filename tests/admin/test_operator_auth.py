@@ -64,8 +64,18 @@ def test_operator_with_a_device_cannot_sign_in_with_the_password_alone(
     response = sign_in(client, "olga")
 
     assert response.status_code == 200
-    assert b"authenticator" in response.content
     assert client.get("/admin/").status_code == 302
+
+
+def test_a_right_password_with_a_wrong_code_looks_like_a_wrong_password(
+    client, enrolled
+):
+    wrong_code = sign_in(client, "olga", otp_token="000000")
+    wrong_password = sign_in(client, "olga", "not-it", otp_token="000000")
+
+    assert wrong_code.context["form"].non_field_errors() == (
+        wrong_password.context["form"].non_field_errors()
+    )
 
 
 def test_operator_with_a_device_signs_in_with_the_current_code(client, enrolled):
