@@ -3,7 +3,8 @@
 Django's ``ModelAdmin.lookup_allowed`` lets any changelist filter on any local
 field, so ``?password__startswith=pbkdf2_sha256$1000000$a`` (or ``__regex``) read
 hashes and salts out prefix by prefix, and ``?secret_key_encrypted__startswith=``
-did the same with PSP credentials. ``OperatorAdminSite.register`` wraps every
+did the same with PSP credentials. It also turns a list filter's ValueError on junk
+input into Django's "incorrect lookup" redirect instead of a 500. ``OperatorAdminSite.register`` wraps every
 registered admin class in ``SensitiveFieldGuard``: a lookup path that touches a
 sensitive field is refused (Django answers 400), such fields are dropped from the
 search fields, and no changelist column that is one can be sorted.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
 # Field names that hold a secret or something derived from one.
@@ -84,6 +86,15 @@ class SensitiveFieldGuard:
         model, extra = self.model, self._sensitive_extra()
 
         class GuardedChangeList(base):
+            def get_queryset(self, request, exclude_parameters=None):
+                # A list filter handed junk (``?tenant=abc``) raises ValueError
+                # while building its query; Django answers IncorrectLookupParameters
+                # with a redirect to ``?e=1`` for its own filters, so do the same.
+                try:
+                    return super().get_queryset(request, exclude_parameters)
+                except (ValueError, ValidationError) as exc:
+                    raise IncorrectLookupParameters(exc) from exc
+
             def get_ordering_field(self, field_name):
                 order_field = super().get_ordering_field(field_name)
                 if isinstance(order_field, str) and touches_sensitive_field(
