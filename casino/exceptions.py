@@ -17,3 +17,9 @@ class PlayerBlocked(ApplicationError):
     code = "PLAYER_BLOCKED"
     http_status = 403
     default_message = "This player account is blocked."
+
+
+class PasswordResetTokenInvalid(ApplicationError):
+    code = "PASSWORD_RESET_TOKEN_INVALID"
+    http_status = 400
+    default_message = "This password reset link is invalid, used or expired."

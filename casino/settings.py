@@ -4,6 +4,7 @@ Every value that differs between machines comes from the environment through
 django-environ; the README's configuration table lists each variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -188,3 +189,78 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 # Set False behind PgBouncer in transaction mode older than 1.21 (or without
 # max_prepared_statements), which cannot route prepared statements.
 WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
+
+# ---- Issue 10: authentication hardening and the request edge (docs/security.md) ----
+# The request edge (common/edge.py) runs before everything else: NUL bytes and
+# control characters, oversized bodies and too-deep JSON get a JSON 4xx there.
+MIDDLEWARE.insert(0, "common.edge.RequestEdgeMiddleware")
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
+REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=32)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client IP
+# (rate limits, audit) is the N-th address from the right. 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The schema and docs pages are public and need no player: authenticating there only
+# turned a malformed Authorization header into an error while rendering HTML.
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+# Live API tokens a player may hold; a login beyond it revokes the oldest.
+PLAYER_MAX_LIVE_TOKENS = env.int("PLAYER_MAX_LIVE_TOKENS", default=10)
+# Failed logins per account (tenant + email, whatever the client IP) before 429,
+# on top of the per-IP RATELIMIT_LOGIN.
+RATELIMIT_RATES["login_account"] = env.str("RATELIMIT_LOGIN_ACCOUNT", default="10/15m")
+RATELIMIT_RATES["password_reset"] = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
+# Player password reset links (and operator ones) stop working after this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Outgoing mail: the console in development, SMTP (e.g. smtp+tls://user:pw@host:587)
+# in production; see django-environ's email_url.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {
+            "host": _email["EMAIL_HOST"],
+            "port": _email["EMAIL_PORT"],
+            "username": _email["EMAIL_HOST_USER"],
+            "password": _email["EMAIL_HOST_PASSWORD"],
+            "use_tls": _email.get("EMAIL_USE_TLS", False),
+            "use_ssl": _email.get("EMAIL_USE_SSL", False),
+            "timeout": 10,
+        }
+        if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+# Operators: a second factor (django-otp: TOTP app plus backup codes) and a login
+# lockout (django-axes, by username and by IP, each on its own). With 2FA required,
+# a staff user without a device can only reach /admin/2fa/ to enrol.
+OPERATOR_2FA_REQUIRED = env.bool("OPERATOR_2FA_REQUIRED", default=not DEBUG)
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "casino.admin_apps.OperatorAdminConfig"
+)
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "casino.auth_backends.OperatorLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Casino back-office")
+AXES_FAILURE_LIMIT = env.int("OPERATOR_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env.int("OPERATOR_LOCKOUT_COOLOFF_MINUTES", default=30)
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "common.clientip.client_ip_or_none"
+AXES_LOCKOUT_TEMPLATE = "admin/operator_locked_out.html"
+AXES_VERBOSE = False
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["common.parsers.BoundedJSONParser"]

@@ -16,6 +16,22 @@ api_v1 = [
         "auth/register", casino_apis.PlayerRegisterApi.as_view(), name="player-register"
     ),
     path("auth/login", casino_apis.PlayerLoginApi.as_view(), name="player-login"),
+    path("auth/logout", casino_apis.PlayerLogoutApi.as_view(), name="player-logout"),
+    path(
+        "auth/logout-all",
+        casino_apis.PlayerLogoutAllApi.as_view(),
+        name="player-logout-all",
+    ),
+    path(
+        "auth/password-reset",
+        casino_apis.PasswordResetRequestApi.as_view(),
+        name="player-password-reset",
+    ),
+    path(
+        "auth/password-reset/confirm",
+        casino_apis.PasswordResetConfirmApi.as_view(),
+        name="player-password-reset-confirm",
+    ),
     path("me", casino_apis.PlayerMeApi.as_view(), name="player-me"),
     path(
         "wallet/balances",

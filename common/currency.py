@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from common.errors import ApplicationError
+from common.text import is_ascii_amount
 
 ISO_EXPONENTS: dict[str, int] = {
     "EUR": 2,
@@ -78,6 +79,9 @@ def exponent_of(currency: str) -> int:
 def to_minor(amount: str | Decimal | int, currency: str) -> int:
     """``"50.00" EUR`` → ``5000``. Refuses more decimals than the currency has."""
     exponent = exponent_of(currency)
+    if isinstance(amount, str) and not is_ascii_amount(amount):
+        # Decimal() would read "١٠" or "１０.００" as ten.
+        raise InvalidAmount(details={"amount": amount, "currency": currency})
     try:
         value = Decimal(str(amount))
     except InvalidOperation:

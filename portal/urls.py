@@ -9,6 +9,12 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("password-reset/", views.password_reset, name="password-reset"),
+    path(
+        "password-reset/<str:uid>/<str:token>/",
+        views.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
     path("wallet/", views.wallet, name="wallet"),
     path("deposit/", views.deposit_new, name="deposit-new"),
     path("deposits/<int:deposit_id>/", views.deposit_status, name="deposit-status"),

@@ -7,19 +7,36 @@ import uuid
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_ratelimit.exceptions import Ratelimited
 
-from casino.services import player_authenticate, player_register
+from casino.apis import portal_url
+from casino.exceptions import InvalidCredentials
+from casino.password_reset import (
+    player_password_reset_check,
+    player_password_reset_confirm,
+    player_password_reset_request,
+)
+from casino.services import player_logout as player_logout_record
+from casino.services import player_portal_login, player_signup
 from common.actors import Actor
 from common.currency import format_money, to_minor
 from common.dberrors import atomic_action
-from common.errors import ApplicationError
+from common.errors import ApplicationError, RateLimited
+from common.ratelimit import account_ratelimit_check, account_ratelimit_count
 from payments.deposits.apis import deposit_return_url
 from payments.deposits.services import deposit_start
 from payments.withdrawals.services import (
     withdrawal_cancel_by_player,
     withdrawal_submit,
 )
-from portal.forms import DepositForm, LoginForm, RegisterForm, WithdrawalForm
+from portal.forms import (
+    DepositForm,
+    LoginForm,
+    PasswordResetConfirmForm,
+    PasswordResetRequestForm,
+    RegisterForm,
+    WithdrawalForm,
+)
 from portal.session import player_login, player_logout, portal_view
 from wallet.selectors import (
     balance_list,
@@ -67,11 +84,19 @@ def register(request):
     if request.method == "POST" and form.is_valid():
         try:
             with atomic_action():
-                player_register(tenant=request.tenant, **form.cleaned_data)
+                player_signup(
+                    tenant=request.tenant,
+                    login_url=portal_url(request, "portal:login"),
+                    reset_url=portal_url(request, "portal:password-reset"),
+                    **form.cleaned_data,
+                )
         except ApplicationError as error:
             form.add_error(None, f"{_error_text(error)} ({error.code})")
         else:
-            messages.success(request, "Your account is ready. Please log in.")
+            # The same words whether the email was new or already registered.
+            messages.success(
+                request, "Registered. We sent you an email; you can log in now."
+            )
             return redirect("portal:login")
     return render(request, "portal/register.html", {"form": form})
 
@@ -80,9 +105,17 @@ def register(request):
 def login(request):
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        account = f"{request.tenant.pk}:{form.cleaned_data['email']}"
         try:
-            player = player_authenticate(tenant=request.tenant, **form.cleaned_data)
+            account_ratelimit_check(request, group="login_account", account=account)
+            with atomic_action():
+                player = player_portal_login(tenant=request.tenant, **form.cleaned_data)
+        except Ratelimited as exc:
+            error = RateLimited(retry_after=exc.retry_after)
+            form.add_error(None, f"{error.message} ({error.code})")
         except ApplicationError as error:
+            if isinstance(error, InvalidCredentials):
+                account_ratelimit_count(request, group="login_account", account=account)
             form.add_error(None, f"{error.message} ({error.code})")
         else:
             player_login(request, player)
@@ -93,8 +126,58 @@ def login(request):
 @require_POST
 @portal_view(login_required=False)
 def logout(request):
+    if request.player is not None:
+        with atomic_action():
+            player_logout_record(player=request.player, token=None)
     player_logout(request)
     return redirect("portal:login")
+
+
+@portal_view(login_required=False, ratelimit_group="password_reset")
+def password_reset(request):
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with atomic_action():
+            player_password_reset_request(
+                tenant=request.tenant,
+                email=form.cleaned_data["email"],
+                link_for=lambda uid, token: portal_url(
+                    request, "portal:password-reset-confirm", uid, token
+                ),
+            )
+        messages.success(
+            request,
+            "If this email has an account, we sent it a link to choose a new password.",
+        )
+        return redirect("portal:login")
+    return render(request, "portal/password_reset.html", {"form": form})
+
+
+@portal_view(login_required=False, ratelimit_group="password_reset")
+def password_reset_confirm(request, uid: str, token: str):
+    try:
+        player_password_reset_check(tenant=request.tenant, uid=uid, token=token)
+    except ApplicationError as error:
+        return render(
+            request, "portal/error.html", {"error": error}, status=error.http_status
+        )
+    form = PasswordResetConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with atomic_action():
+                player_password_reset_confirm(
+                    tenant=request.tenant,
+                    uid=uid,
+                    token=token,
+                    new_password=form.cleaned_data["new_password"],
+                )
+        except ApplicationError as error:
+            form.add_error(None, f"{_error_text(error)} ({error.code})")
+        else:
+            player_logout(request)
+            messages.success(request, "Your password is changed. Please log in.")
+            return redirect("portal:login")
+    return render(request, "portal/password_reset_confirm.html", {"form": form})
 
 
 @portal_view(login_required=True)

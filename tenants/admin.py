@@ -18,6 +18,7 @@ from audit.services import audit_record, model_snapshot
 from common.actors import Actor
 from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
+from common.text import reject_control_characters_multiline
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
@@ -114,7 +115,7 @@ class TenantFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return queryset.none()
         field = getattr(self.model_admin, "tenant_field", "tenant")
         return queryset.filter(**{field or "pk": int(value)})
@@ -147,6 +148,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Mandatory; stored in the audit trail.",
+        validators=[reject_control_characters_multiline],
     )
 
     def clean_reason(self) -> str:

@@ -12,6 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from common.currency import to_major, to_minor
+from common.fields import AmountField
 from common.idempotency import idempotency_key_from, replay_response
 from common.ratelimit import RateLimitMixin
 from payments.deposits.services import deposit_start
@@ -71,7 +72,7 @@ class DepositListCreateApi(RateLimitMixin, TenantApi):
     ratelimit_group = "deposit"
 
     class InputSerializer(serializers.Serializer):
-        amount = serializers.DecimalField(max_digits=18, decimal_places=3)
+        amount = AmountField(max_digits=18, decimal_places=3)
         currency = serializers.RegexField(r"^[A-Z]{3}$")
 
         class Meta:

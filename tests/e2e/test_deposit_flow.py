@@ -16,7 +16,7 @@ def register_and_log_in(page: Page, portal: str, slug: str, email: str) -> None:
     page.get_by_label("Password").fill("long-enough-pass")
     page.get_by_role("button", name="Register").click()
     expect(page).to_have_url(re.compile(r"/login/$"))
-    expect(page.get_by_text("Your account is ready")).to_be_visible()
+    expect(page.get_by_text("Registered. We sent you an email")).to_be_visible()
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("long-enough-pass")
     page.get_by_role("button", name="Log in").click()
