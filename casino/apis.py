@@ -29,6 +29,12 @@ class PlayerRegisterApi(RateLimitMixin, TenantApi):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(min_length=8, max_length=128, write_only=True)
         display_name = serializers.CharField(max_length=100, required=False, default="")
+        country = serializers.RegexField(
+            r"^[A-Za-z]{2}$",
+            required=False,
+            default="",
+            help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
+        )
 
     @extend_schema(request=InputSerializer, responses={201: PlayerOutputSerializer})
     def post(self, request):

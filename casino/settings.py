@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "casino",
     "wallet",
     "payments",
+    "crm",
     "portal",
 ]
 
@@ -188,3 +189,24 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 # Set False behind PgBouncer in transaction mode older than 1.21 (or without
 # max_prepared_statements), which cannot route prepared statements.
 WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
+
+# --- CRM, feature flags, API keys (issue 11; docs/crm.md) -----------------------------
+# Per-brand feature flags are cached this long per process (tenants/features.py); an
+# edit drops the entry at once in the shared cache (CACHE_URL), so a longer value only
+# delays peers that run on a process-local cache.
+TENANT_FEATURES_CACHE_SECONDS = env.int("TENANT_FEATURES_CACHE_SECONDS", default=60)
+# Campaign e-mail goes through Django's e-mail framework: the console in development,
+# SMTP (EMAIL_HOST ...) or any backend in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+# Players a campaign send claims, renders and mails per database transaction.
+CRM_CAMPAIGN_BATCH_SIZE = env.int("CRM_CAMPAIGN_BATCH_SIZE", default=500)
+# The product name the admin shows beside the operator's brand.
+ADMIN_PRODUCT_NAME = env.str("ADMIN_PRODUCT_NAME", default="Casino Back-Office")

@@ -392,6 +392,11 @@ class Withdrawal(models.Model):
                 fields=["player", "currency", "requested_at"],
                 name="withdrawal_player_window",
             ),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-requested_at", "-id"],
+                name="withdrawal_player_timeline",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -520,6 +525,10 @@ class Deposit(models.Model):
         indexes = [
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-created_at", "-id"], name="deposit_player_timeline"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = "CRM"
+
+    def ready(self) -> None:
+        from crm import exceptions  # noqa: F401  (registers error codes)
