@@ -24,7 +24,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.apps.BackOfficeAdminConfig",  # django.contrib.admin with the product's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -195,16 +195,22 @@ WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
 # edit drops the entry at once in the shared cache (CACHE_URL), so a longer value only
 # delays peers that run on a process-local cache.
 TENANT_FEATURES_CACHE_SECONDS = env.int("TENANT_FEATURES_CACHE_SECONDS", default=60)
-# Campaign e-mail goes through Django's e-mail framework: the console in development,
-# SMTP (EMAIL_HOST ...) or any backend in production.
-EMAIL_BACKEND = env.str(
+# Campaign e-mail goes through Django's e-mail framework (MAILERS, Django 6.1): the
+# console in development; EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend
+# with EMAIL_HOST ... in production (tests substitute the in-memory backend).
+_email_backend = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+_email_options = {}
+if _email_backend.endswith("smtp.EmailBackend"):
+    _email_options = {
+        "host": env.str("EMAIL_HOST", default="localhost"),
+        "port": env.int("EMAIL_PORT", default=25),
+        "username": env.str("EMAIL_HOST_USER", default=""),
+        "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+        "use_tls": env.bool("EMAIL_USE_TLS", default=False),
+    }
+MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 # Players a campaign send claims, renders and mails per database transaction.
 CRM_CAMPAIGN_BATCH_SIZE = env.int("CRM_CAMPAIGN_BATCH_SIZE", default=500)

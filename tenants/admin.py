@@ -311,3 +311,4 @@ class TenantAdmin(TenantScopedAdmin):
 # The audit trail's admin needs this module's tenant scoping, and audit sits below
 # tenants; registering it from here keeps the dependency direction.
 from tenants import admin_audit  # noqa: E402, F401
+from tenants import admin_features  # noqa: E402, F401

@@ -529,6 +529,12 @@ class Deposit(models.Model):
             models.Index(
                 fields=["player", "-created_at", "-id"], name="deposit_player_timeline"
             ),
+            # The admin index's "flagged deposits" reads only flagged rows.
+            models.Index(
+                fields=["tenant", "-id"],
+                condition=Q(needs_review=True),
+                name="deposit_needs_review",
+            ),
         ]
 
     def __str__(self) -> str:

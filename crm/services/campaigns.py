@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.template import Context, Engine, TemplateSyntaxError
@@ -189,7 +189,7 @@ def campaign_send(
     )
     already = before.count()
     last = 0
-    connection = get_connection()
+    mailer = mailers.default
     while True:
         batch = list(ids.filter(pk__gt=last)[:size])
         if not batch:
@@ -197,7 +197,7 @@ def campaign_send(
         last = batch[-1]
         rows = _claim(campaign, batch)
         outcome = []
-        with connection:
+        with mailer:  # one connection per batch
             for row in rows:
                 if row.status != Status.SENDING:
                     result.counts[row.status] += 1
@@ -208,10 +208,10 @@ def campaign_send(
                     body=body_tpl.render(context),
                     from_email=from_email,
                     to=[row.email],
-                    connection=connection,
                 )
                 try:
-                    message.send()
+                    if mailer.send_messages([message]) != 1:
+                        raise RuntimeError("the e-mail backend did not accept it")
                 except Exception as exc:  # noqa: BLE001  (any backend failure)
                     row.status, row.error = Status.FAILED, str(exc)[:255]
                 else:
