@@ -178,6 +178,11 @@ def reason_action(modeladmin, request, queryset, *, title: str, apply) -> object
     return TemplateResponse(request, "admin/reason_action.html", context)
 
 
+# Feature flags and API keys (tenants/admin_features.py) need the scoping above;
+# importing them here registers them when the admin autodiscovers.
+from tenants import admin_features  # noqa: E402, F401
+
+
 class ScopedInline(admin.StackedInline):
     """Inlines follow their parent admin's permissions."""
 
@@ -311,4 +316,3 @@ class TenantAdmin(TenantScopedAdmin):
 # The audit trail's admin needs this module's tenant scoping, and audit sits below
 # tenants; registering it from here keeps the dependency direction.
 from tenants import admin_audit  # noqa: E402, F401
-from tenants import admin_features  # noqa: E402, F401
