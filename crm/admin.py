@@ -22,8 +22,9 @@ from crm.models import (
     Segment,
     Tag,
 )
-from crm.segments import RULE_KEYS
+from crm.segments import RULE_KEYS, segment_rules_parse
 from crm.selectors import campaign_send_counts
+from crm.services.campaigns import campaign_templates_compile
 from tenants.admin import TenantFilter
 
 
@@ -142,8 +143,6 @@ class SegmentForm(forms.ModelForm):
         }
 
     def clean_rules(self):
-        from crm.segments import segment_rules_parse
-
         rules = self.cleaned_data["rules"]
         try:
             segment_rules_parse(rules)
@@ -200,6 +199,33 @@ class SegmentAdmin(CrmGatedAdmin):
             )
 
 
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = [
+            "tenant",
+            "name",
+            "segment",
+            "from_email",
+            "subject_template",
+            "body_template",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant, segment = cleaned.get("tenant"), cleaned.get("segment")
+        if tenant and segment and segment.tenant_id != tenant.pk:
+            self.add_error("segment", "This segment is not of the chosen brand.")
+        try:
+            campaign_templates_compile(
+                cleaned.get("subject_template") or "",
+                cleaned.get("body_template") or "",
+            )
+        except ApplicationError as error:
+            self.add_error("body_template", error.message)
+        return cleaned
+
+
 @admin.register(Campaign)
 class CampaignAdmin(CrmGatedAdmin):
     operator_can_add = True
@@ -233,9 +259,9 @@ class CampaignAdmin(CrmGatedAdmin):
             or "none yet"
         )
 
+    form = CampaignForm
+
     def save_model(self, request, obj, form, change):
-        if obj.segment.tenant_id != obj.tenant_id:
-            raise ApplicationError("The segment is not of this brand.")
         campaign = services.campaign_create(
             actor=_actor(request),
             segment=obj.segment,

@@ -46,7 +46,7 @@ class CampaignRunResult:
         return self.counts[Status.SENT]
 
 
-def _compile(subject: str, body: str):
+def campaign_templates_compile(subject: str, body: str):
     try:
         return _ENGINE.from_string(subject), _ENGINE.from_string(body)
     except TemplateSyntaxError as exc:
@@ -80,7 +80,7 @@ def campaign_create(
         raise ValidationFailed(
             details={"fields": {"name/subject/body": ["all three are required"]}}
         )
-    _compile(subject_template, body_template)
+    campaign_templates_compile(subject_template, body_template)
     with transaction.atomic(savepoint=False):
         campaign = Campaign.objects.create(
             tenant_id=segment.tenant_id,
@@ -173,7 +173,9 @@ def campaign_send(
 
     Runs its own short transactions, one per step of a batch, so it must not be
     called inside a transaction (``durable=True`` refuses that)."""
-    subject_tpl, body_tpl = _compile(campaign.subject_template, campaign.body_template)
+    subject_tpl, body_tpl = campaign_templates_compile(
+        campaign.subject_template, campaign.body_template
+    )
     spec = segment_rules_parse(campaign.segment.rules)
     size = batch_size or settings.CRM_CAMPAIGN_BATCH_SIZE
     brand = campaign.tenant.name
