@@ -134,5 +134,8 @@ def tenant_feature_set(
                 after={"feature": feature, **after},
                 reason=reason,
             )
+        # Dropped now (this process reads its own write at once) and again on commit
+        # (a reader that re-cached the old value meanwhile is corrected).
+        cache.delete(_cache_key(tenant.pk))
         transaction.on_commit(lambda: cache.delete(_cache_key(tenant.pk)))
     return row
