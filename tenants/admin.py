@@ -178,11 +178,6 @@ def reason_action(modeladmin, request, queryset, *, title: str, apply) -> object
     return TemplateResponse(request, "admin/reason_action.html", context)
 
 
-# Feature flags and API keys (tenants/admin_features.py) need the scoping above;
-# importing them here registers them when the admin autodiscovers.
-from tenants import admin_features  # noqa: E402, F401
-
-
 class ScopedInline(admin.StackedInline):
     """Inlines follow their parent admin's permissions."""
 
