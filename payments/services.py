@@ -51,6 +51,7 @@ from payments.providers.stripe.mapping import SUPPORTED_EVENTS, payment_intent_o
 from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX, simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_deposit
 from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.features import tenant_provider_require
 from tenants.models import Tenant
 from tenants.services import tenant_policy_get
 from wallet import services as wallet
@@ -236,6 +237,7 @@ def deposit_start(
         raise DepositCurrencyNotAllowed(details={"currency": currency})
     if provider is None:
         provider = payment_route_get(tenant_id=tenant.pk, currency=currency).deposit
+    tenant_provider_require(tenant=tenant, provider=provider)  # feature flags
     if simulator_enabled():
         psp_config_ensure_simulated(tenant=tenant, provider=provider)
     config = psp_config_for_deposit(tenant=tenant, provider=provider, currency=currency)

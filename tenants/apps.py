@@ -6,8 +6,7 @@ class TenantsConfig(AppConfig):
     verbose_name = "Brands (tenants)"
 
     def ready(self) -> None:
-        from tenants import exceptions  # noqa: F401  (registers error codes)
-
-        # Feature flags and API keys in the admin (registered here, not from
-        # tenants.admin, so the modules import each other in one direction only).
-        from tenants import admin_features  # noqa: F401
+        # exceptions registers the error codes; admin_features registers the feature
+        # flag and API key admins (here, not from tenants.admin, so those modules
+        # import each other in one direction only).
+        from tenants import admin_features, exceptions  # noqa: F401

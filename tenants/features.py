@@ -139,3 +139,11 @@ def tenant_feature_set(
         cache.delete(_cache_key(tenant.pk))
         transaction.on_commit(lambda: cache.delete(_cache_key(tenant.pk)))
     return row
+
+
+def tenant_provider_require(*, tenant: Tenant | int, provider: str) -> None:
+    """Refuse a PSP the brand does not have (or has stopped): a provider whose name
+    is a feature (``stripe``, ``adyen``) is gated by it; one that is not (``manual``)
+    always passes. Deposit starts and payout routing call this."""
+    if provider in FEATURE_DEFAULTS:
+        tenant_feature_require(tenant=tenant, feature=provider)

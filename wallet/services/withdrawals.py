@@ -25,6 +25,7 @@ from common.errors import (
     ValidationFailed,
 )
 from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.features import tenant_feature_enabled
 from tenants.services import tenant_policy_get
 from wallet.destinations import (
     destination_encrypt,
@@ -200,7 +201,9 @@ def withdrawal_request(
                 "destination": withdrawal.destination_masked,
             },
         )
-        if withdrawal_auto_approvable(
+        if tenant_feature_enabled(
+            tenant=player.tenant_id, feature="withdrawals_auto_approve"
+        ) and withdrawal_auto_approvable(
             policy=policy, currency=currency, amount_minor=amount_minor
         ):
             _withdrawal_move(withdrawal, W.APPROVED)
