@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from common.actors import Actor
+from common.errors import ApplicationError
 from crm.models import Campaign
 from crm.segments import segment_player_queryset, segment_rules_parse
 from crm.services import campaign_send
@@ -26,7 +27,10 @@ class Command(BaseCommand):
         )
         if campaign is None:
             raise CommandError(f"No campaign {campaign_id}.")
-        tenant_feature_require(tenant=campaign.tenant, feature=Feature.CRM)
+        try:
+            tenant_feature_require(tenant=campaign.tenant, feature=Feature.CRM)
+        except ApplicationError as error:
+            raise CommandError(f"{error.code}: {error.message}") from error
         matching = segment_player_queryset(
             tenant=campaign.tenant, spec=segment_rules_parse(campaign.segment.rules)
         ).count()
