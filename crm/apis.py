@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from common.errors import NotFound
+from common.errors import NotFound, ValidationFailed
 from crm import selectors, services
 from crm.models import Campaign, Consent, Note, Segment, Tag
 from crm.timeline import KINDS, MAX_PAGE_SIZE, player_timeline
@@ -275,6 +275,8 @@ class CrmPlayerTimelineApi(CrmApi):
     def get(self, request, player_id: int):
         player = self.player(request, player_id)
         kind = request.query_params.get("kind", "")
+        if kind and kind not in KINDS:
+            raise ValidationFailed(details={"fields": {"kind": [f"one of {KINDS}"]}})
         raw_limit = request.query_params.get("limit", "50")
         page = player_timeline(
             player=player,

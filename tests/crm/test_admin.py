@@ -224,3 +224,24 @@ def test_operator_pulls_the_kill_switch_but_cannot_enable_modules(op_client, ten
     assert not tenant_feature_enabled(tenant=tenant, feature=Feature.CRM)
     event = AuditEvent.objects.filter(action="tenant_feature.updated").latest("id")
     assert event.after == {"feature": "crm", "enabled": True, "killed": True}
+
+
+def test_every_crm_and_key_admin_is_tenant_scoped_and_so_in_the_isolation_tests():
+    from django.contrib import admin
+
+    from tenants.admin import TenantScopedAdmin
+
+    labels = {
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if isinstance(model_admin, TenantScopedAdmin)
+    }
+    assert {
+        "crm.Tag",
+        "crm.Note",
+        "crm.Segment",
+        "crm.Campaign",
+        "crm.CampaignSend",
+        "tenants.ApiKey",
+        "tenants.TenantFeature",
+    } <= labels

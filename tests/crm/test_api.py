@@ -245,3 +245,10 @@ def test_service_created_rows_are_visible_through_the_api(crm_api, tenant):
     services.tag_create(actor=ACTOR, tenant=tenant, name="whale")
 
     assert [t["name"] for t in crm_api.get("/api/v1/crm/tags").json()] == ["whale"]
+
+
+def test_an_unknown_timeline_kind_is_400(crm_api, player):
+    response = crm_api.get(f"/api/v1/crm/players/{player.pk}/timeline", {"kind": "x"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
