@@ -13,6 +13,7 @@ from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 
 class BackOfficeAdminSite(admin.AdminSite):
     index_template = "admin/backoffice_index.html"
+    index_title = "Today"
 
     def each_context(self, request):
         context = super().each_context(request)

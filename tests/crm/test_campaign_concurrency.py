@@ -1,0 +1,56 @@
+"""Two runs of one campaign at the same time (real threads and commits on PostgreSQL)
+split the players between them: nobody is mailed twice."""
+
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from common.actors import Actor
+from crm import services
+from crm.models import CampaignSend, Consent
+from tests.factories import PlayerFactory, TenantFactory
+
+ACTOR = Actor.system("tests")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_mail_each_player_once():
+    tenant = TenantFactory(slug="race", name="Race")
+    for n in range(40):
+        player = PlayerFactory(tenant=tenant, email=f"p{n}@example.com")
+        services.consent_set(
+            actor=ACTOR,
+            player=player,
+            channel=Consent.Channel.EMAIL,
+            granted=True,
+            source="t",
+        )
+    segment = services.segment_create(actor=ACTOR, tenant=tenant, name="All", rules={})
+    campaign = services.campaign_create(
+        actor=ACTOR, segment=segment, name="C", subject_template="S", body_template="B"
+    )
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run():
+        try:
+            barrier.wait()
+            services.campaign_send(actor=ACTOR, campaign=campaign, batch_size=5)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    recipients = [m.to[0] for m in mail.outbox]
+    assert errors == []
+    assert sorted(recipients) == sorted(f"p{n}@example.com" for n in range(40))
+    assert CampaignSend.objects.filter(campaign=campaign, status="sent").count() == 40
