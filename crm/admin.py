@@ -46,7 +46,9 @@ class TagAdmin(CrmGatedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["description"])
+            services.tag_update(
+                actor=_actor(request), tag=obj, description=obj.description
+            )
             return
         created = services.tag_create(
             actor=_actor(request),

@@ -15,7 +15,7 @@ from tenants.features import Feature, tenant_feature_require
 from tenants.selectors import tenant_list_for_operator
 
 
-def crm_refusal(request, tenants) -> ApplicationError | None:
+def crm_refusal(tenants) -> ApplicationError | None:
     """None when CRM is usable on at least one of ``tenants``, else the error of the
     first (killed wins over disabled only if no brand is merely disabled)."""
     errors = []
@@ -48,7 +48,7 @@ def crm_tenant_ids(request) -> list[int]:
     return [
         tenant.pk
         for tenant in tenant_list_for_operator(user=request.user)
-        if crm_refusal(request, [tenant]) is None
+        if crm_refusal([tenant]) is None
     ]
 
 
@@ -73,8 +73,13 @@ class CrmGatedAdmin(TenantScopedAdmin):
             tenants = tenant_list_for_operator(user=request.user).filter(pk=tenant_id)
         else:
             tenants = tenant_list_for_operator(user=request.user)
-        error = crm_refusal(request, list(tenants))
+        error = crm_refusal(list(tenants))
         return refusal_response(request, self.admin_site, error) if error else None
+
+    def has_delete_permission(self, request, obj=None):
+        # CRM history is kept: a deleted tag would drop players' tags without a
+        # trace, a deleted note its revisions. Nothing here is deleted in the admin.
+        return False
 
     def changelist_view(self, request, extra_context=None):
         return self._gate(request) or super().changelist_view(request, extra_context)

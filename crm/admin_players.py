@@ -339,7 +339,7 @@ class PlayerAdmin(TenantScopedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         player = self.get_object(request, object_id)  # 404 outside their brands
-        refusal = crm_refusal(request, [player.tenant])
+        refusal = crm_refusal([player.tenant])
         extra = {"crm_refusal": refusal}
         if refusal is None:
             extra["crm"] = crm_panel(
@@ -357,7 +357,7 @@ class PlayerAdmin(TenantScopedAdmin):
         player = self.get_object(request, object_id)
         if request.method != "POST" or not self.has_adjust_permission(request):
             raise PermissionDenied
-        refusal = crm_refusal(request, [player.tenant])
+        refusal = crm_refusal([player.tenant])
         if refusal is not None:
             return refusal_response(request, self.admin_site, refusal)
         actor = Actor.for_user(request.user)

@@ -37,6 +37,27 @@ def tag_create(
     return tag
 
 
+def tag_update(*, actor: Actor, tag: Tag, description: str) -> Tag:
+    """Only the description changes: a tag's name is what segments and tools match."""
+    description = description.strip()
+    with transaction.atomic(savepoint=False):
+        locked = Tag.objects.select_for_update().get(pk=tag.pk)
+        if locked.description == description:
+            return locked
+        before = locked.description
+        locked.description = description
+        locked.save(update_fields=["description"])
+        audit_record(
+            actor=actor,
+            action="crm.tag_updated",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"description": before},
+            after={"description": description},
+        )
+    return locked
+
+
 def player_tag_add(*, actor: Actor, player: Player, tag: Tag) -> PlayerTag:
     """Tag a player (once; a repeat is a no-op). The tag must be of the player's brand."""
     if tag.tenant_id != player.tenant_id:

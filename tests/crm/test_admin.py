@@ -245,3 +245,22 @@ def test_every_crm_and_key_admin_is_tenant_scoped_and_so_in_the_isolation_tests(
         "tenants.ApiKey",
         "tenants.TenantFeature",
     } <= labels
+
+
+def test_tag_description_edit_is_audited_and_crm_rows_cannot_be_deleted(
+    op_client, tenant
+):
+    tag = services.tag_create(actor=ACTOR, tenant=tenant, name="vip")
+
+    op_client.post(
+        reverse("admin:crm_tag_change", args=[tag.pk]), {"description": "Big spenders"}
+    )
+    delete = op_client.post(
+        reverse("admin:crm_tag_delete", args=[tag.pk]), {"post": "yes"}
+    )
+
+    tag.refresh_from_db()
+    assert tag.description == "Big spenders"
+    event = AuditEvent.objects.get(action="crm.tag_updated")
+    assert event.after == {"description": "Big spenders"}
+    assert delete.status_code == 403
