@@ -21,7 +21,7 @@ from crm.models import (
 )
 from payments.models import Dispute
 from tenants.models import Tenant
-from wallet.models import Deposit, Withdrawal
+from wallet.models import Deposit, PayoutAttempt, Withdrawal
 
 #: Counts on the admin index stop here ("1000+"): a dashboard never scans a table.
 ATTENTION_COUNT_CAP = 1000
@@ -155,6 +155,8 @@ class Attention:
     oldest_withdrawal: Withdrawal | None
     flagged_deposits: Capped
     open_disputes: Capped
+    payouts_failed: Capped
+    payouts_unknown: Capped
 
 
 WITHDRAWAL_AGE_BUCKETS = [
@@ -185,5 +187,11 @@ def attention_today(*, tenant_ids: list[int] | None) -> Attention:
         flagged_deposits=_capped(Deposit.objects.filter(scope, needs_review=True)),
         open_disputes=_capped(
             Dispute.objects.filter(scope, stage__in=OPEN_DISPUTE_STAGES)
+        ),
+        payouts_failed=_capped(
+            Withdrawal.objects.filter(scope, state=Withdrawal.State.PAYOUT_FAILED)
+        ),
+        payouts_unknown=_capped(
+            PayoutAttempt.objects.filter(scope, state=PayoutAttempt.State.UNKNOWN)
         ),
     )

@@ -446,6 +446,14 @@ class PayoutAttempt(models.Model):
                 fields=["withdrawal", "number"], name="payout_attempt_number_unique"
             )
         ]
+        # The admin index counts payouts whose outcome is unknown (rare rows).
+        indexes = [
+            models.Index(
+                fields=["tenant"],
+                condition=Q(state="unknown"),
+                name="payout_attempt_unknown",
+            )
+        ]
 
     def __str__(self) -> str:
         return (

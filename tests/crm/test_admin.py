@@ -14,7 +14,13 @@ from crm.models import Note, NoteRevision, PlayerTag
 from tenants.features import Feature, tenant_feature_enabled, tenant_feature_set
 from tenants.models import ApiKey, TenantFeature
 from tests.factories import fund
-from tests.withdrawals.factories import verified_player, withdrawal_requested
+from tests.payments.factories import pending_deposit
+from tests.withdrawals.factories import (
+    verified_player,
+    withdrawal_payout_failed_once,
+    withdrawal_requested,
+)
+from wallet import services as wallet
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("tests")
@@ -122,7 +128,8 @@ def test_index_starts_with_what_needs_attention(op_client, tenant, other_tenant)
     assert counts[:3] == ["1", "0", "0"]  # one waiting under an hour, none older
     assert "25.50 EUR" in attention
     assert "9.99 EUR" not in attention
-    assert counts[3:] == ["0", "0"]  # flagged deposits, open disputes
+    # flagged deposits, open disputes, payouts failed, payouts with unknown outcome
+    assert counts[3:] == ["0", "0", "0", "0"]
 
 
 def test_player_page_crm_edits_go_through_the_services(op_client, tenant, player):
@@ -264,3 +271,17 @@ def test_tag_description_edit_is_audited_and_crm_rows_cannot_be_deleted(
     event = AuditEvent.objects.get(action="crm.tag_updated")
     assert event.after == {"description": "Big spenders"}
     assert delete.status_code == 403
+
+
+def test_index_counts_failed_payouts_and_flagged_deposits(op_client, tenant):
+    payee = verified_player(tenant=tenant, email="payee@example.com")
+    withdrawal_payout_failed_once(payee)
+    deposit = pending_deposit(payee)
+    wallet.deposit_flag_review(
+        deposit_id=deposit.pk, tenant_id=tenant.pk, actor=ACTOR, reason="odd"
+    )
+
+    html = op_client.get(reverse("admin:index")).content.decode()
+
+    counts = re.findall(r'class="attention-count">([^<]*)<', html)
+    assert counts[3:] == ["1", "0", "1", "0"]
