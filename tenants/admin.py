@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
 from common.errors import ApplicationError
+from tenants.features import tenant_features_init
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
@@ -274,8 +275,10 @@ class TenantAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         tenant = form.instance
-        # A brand added here gets its policy even when the inline was left untouched.
+        # A brand added here gets its policy even when the inline was left untouched,
+        # and its feature flag rows at their defaults.
         tenant_policy_get(tenant=tenant)
+        tenant_features_init(tenant=tenant)
         before = getattr(tenant, "_operators_before", [])
         after = sorted(tenant.operators.values_list("username", flat=True))
         if before != after:

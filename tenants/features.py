@@ -147,3 +147,16 @@ def tenant_provider_require(*, tenant: Tenant | int, provider: str) -> None:
     always passes. Deposit starts and payout routing call this."""
     if provider in FEATURE_DEFAULTS:
         tenant_feature_require(tenant=tenant, feature=provider)
+
+
+def tenant_features_init(*, tenant: Tenant) -> None:
+    """Give a new brand one row per feature at its default, so the admin lists every
+    flag and kill switch of the brand (and an operator can pull any kill switch)."""
+    TenantFeature.objects.bulk_create(
+        [
+            TenantFeature(tenant=tenant, feature=feature, enabled=default)
+            for feature, default in FEATURE_DEFAULTS.items()
+        ],
+        ignore_conflicts=True,
+    )
+    cache.delete(_cache_key(tenant.pk))

@@ -161,3 +161,19 @@ def test_payout_routing_refuses_a_disabled_payout_psp():
 
     with pytest.raises(FeatureDisabled):
         payout_provider_for(withdrawal)
+
+
+def test_a_new_brand_has_a_row_per_feature_at_its_default():
+    from tenants.models import TenantFeature
+
+    tenant = TenantFactory()
+
+    assert dict(
+        TenantFeature.objects.filter(tenant=tenant).values_list("feature", "enabled")
+    ) == {
+        "crm": True,
+        "affiliates": False,
+        "adyen": True,
+        "stripe": True,
+        "withdrawals_auto_approve": True,
+    }
