@@ -57,6 +57,7 @@ seed: migrate
 	  $(PY) manage.py seed_withdrawals_demo --tenant aurora
 	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
 	  $(PY) manage.py seed_payments_demo
+	$(PY) manage.py seed_crm_demo
 
 run: seed
 	@echo ""

@@ -58,6 +58,12 @@ class PlayerRegisterApi(RateLimitMixin, TenantApi):
             default="",
             validators=[reject_control_characters],
         )
+        country = serializers.RegexField(
+            r"^[A-Za-z]{2}$",
+            required=False,
+            default="",
+            help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
+        )
 
     @extend_schema_serializer(component_name="PlayerRegisterOutput")
     class OutputSerializer(serializers.Serializer):

@@ -33,6 +33,9 @@ class Player(models.Model):
         default=False,
         help_text="Set by risk events (e.g. a chargeback); blocks withdrawals.",
     )
+    # ISO 3166-1 alpha-2, upper case; empty when the player did not say.
+    country = models.CharField(max_length=2, blank=True, default="")
+    last_login_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

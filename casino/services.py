@@ -25,10 +25,22 @@ def token_hash(raw: str) -> str:
 
 
 def player_register(
-    *, tenant: Tenant, email: str, password: str, display_name: str = ""
+    *,
+    tenant: Tenant,
+    email: str,
+    password: str,
+    display_name: str = "",
+    country: str = "",
 ) -> Player:
     email = email.strip().lower()
-    player = Player(tenant=tenant, email=email, display_name=display_name)
+    country = country.strip().upper()
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ValidationFailed(
+            details={"fields": {"country": ["an ISO 3166-1 alpha-2 code, e.g. DE"]}}
+        )
+    player = Player(
+        tenant=tenant, email=email, display_name=display_name, country=country
+    )
     try:
         validate_password(password, user=player)
     except ValidationError as exc:
@@ -166,6 +178,8 @@ def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, 
     with transaction.atomic(savepoint=False):
         player = player_authenticate(tenant=tenant, email=email, password=password)
         raw = player_token_issue(player=player)
+        player.last_login_at = timezone.now()
+        player.save(update_fields=["last_login_at"])
         audit_record(
             actor=Actor.for_player(player),
             action="player.logged_in",

@@ -25,7 +25,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.apps.BackOfficeAdminConfig",  # django.contrib.admin with the product's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "casino",
     "wallet",
     "payments",
+    "crm",
     "portal",
 ]
 
@@ -235,9 +236,6 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 # lockout (django-axes, by username and by IP, each on its own). With 2FA required,
 # a staff user without a device can only reach /admin/2fa/ to enrol.
 OPERATOR_2FA_REQUIRED = env.bool("OPERATOR_2FA_REQUIRED", default=not DEBUG)
-INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
-    "casino.admin_apps.OperatorAdminConfig"
-)
 INSTALLED_APPS += [
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -264,3 +262,14 @@ AXES_CLIENT_IP_CALLABLE = "common.clientip.client_ip_or_none"
 AXES_LOCKOUT_TEMPLATE = "admin/operator_locked_out.html"
 AXES_VERBOSE = False
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["common.parsers.BoundedJSONParser"]
+
+# --- CRM, feature flags, API keys (issue 11; docs/crm.md) -----------------------------
+# Per-brand feature flags are cached this long per process (tenants/features.py); an
+# edit drops the entry at once in the shared cache (CACHE_URL), so a longer value only
+# delays peers that run on a process-local cache.
+TENANT_FEATURES_CACHE_SECONDS = env.int("TENANT_FEATURES_CACHE_SECONDS", default=60)
+# Campaign e-mail goes through the mailer of issue 10 (EMAIL_URL, MAILERS above).
+# Players a campaign send claims, renders and mails per database transaction.
+CRM_CAMPAIGN_BATCH_SIZE = env.int("CRM_CAMPAIGN_BATCH_SIZE", default=500)
+# The product name the admin shows beside the operator's brand.
+ADMIN_PRODUCT_NAME = env.str("ADMIN_PRODUCT_NAME", default="Casino Back-Office")

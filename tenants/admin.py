@@ -19,6 +19,7 @@ from common.actors import Actor
 from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
 from common.text import reject_control_characters_multiline
+from tenants.features import tenant_features_init
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
@@ -344,8 +345,10 @@ class TenantAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         tenant = form.instance
-        # A brand added here gets its policy even when the inline was left untouched.
+        # A brand added here gets its policy even when the inline was left untouched,
+        # and its feature flag rows at their defaults.
         tenant_policy_get(tenant=tenant)
+        tenant_features_init(tenant=tenant)
         before = getattr(tenant, "_operators_before", [])
         after = sorted(tenant.operators.values_list("username", flat=True))
         if before != after:

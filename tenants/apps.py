@@ -9,7 +9,10 @@ class TenantsConfig(AppConfig):
         # The audit trail's admin needs tenants.admin's scoping, and audit sits
         # below tenants; registering it from here keeps the dependency direction
         # without an import cycle (tenants.admin no longer imports it back).
-        from tenants import (
-            admin_audit,  # noqa: F401
-            exceptions,  # noqa: F401  (registers error codes)
+        # exceptions registers the error codes; admin_features registers the feature
+        # flag and API key admins (here too, for the same reason).
+        from tenants import (  # noqa: F401
+            admin_audit,
+            admin_features,
+            exceptions,
         )

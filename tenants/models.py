@@ -179,3 +179,81 @@ class TenantPolicy(models.Model):
             ]
         if errors:
             raise ValidationError(errors)
+
+
+class TenantFeature(models.Model):
+    """A module switched on or off for one brand, and its kill switch.
+
+    ``enabled`` is the commercial decision (the brand has the module: off answers
+    403 FEATURE_DISABLED); ``killed`` is the emergency brake (the brand has it, but it
+    is stopped right now: 503 MODULE_TEMPORARILY_DISABLED). A brand without a row has
+    the feature's default (tenants/features.py)."""
+
+    class Feature(models.TextChoices):
+        CRM = "crm", "CRM (player 360, tags, notes, segments, campaigns, CRM API)"
+        AFFILIATES = "affiliates", "Affiliates"
+        ADYEN = "adyen", "Adyen payments"
+        STRIPE = "stripe", "Stripe payments"
+        WITHDRAWALS_AUTO_APPROVE = (
+            "withdrawals_auto_approve",
+            "Automatic approval of small withdrawals",
+        )
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="features"
+    )
+    feature = models.CharField(max_length=40, choices=Feature.choices)
+    enabled = models.BooleanField(
+        default=True, help_text="The brand has this module (off: 403 FEATURE_DISABLED)."
+    )
+    killed = models.BooleanField(
+        default=False,
+        help_text="Kill switch: stop the module now (503 MODULE_TEMPORARILY_DISABLED).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant_id", "feature"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "feature"], name="tenant_feature_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_feature_display()} for {self.tenant}"
+
+
+class ApiKey(models.Model):
+    """A back-office tool's credential for one brand. Only the SHA-256 of the secret is
+    stored; the raw key (``<prefix>.<secret>``) is shown once, when it is created."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["tenant", "-id"], name="api_key_tenant_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

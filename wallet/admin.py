@@ -229,8 +229,3 @@ class HoldAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     @admin.display(description="Amount")
     def amount(self, obj: Hold) -> str:
         return format_money_html(obj.amount_minor, obj.currency)
-
-
-# The player admin shows the player's money, so it lives with the ledger (casino may
-# not import wallet); importing it here registers it when the admin autodiscovers.
-from wallet import admin_players  # noqa: E402, F401

@@ -396,6 +396,11 @@ class Withdrawal(models.Model):
                 fields=["player", "currency", "requested_at"],
                 name="withdrawal_player_window",
             ),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-requested_at", "-id"],
+                name="withdrawal_player_timeline",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -449,6 +454,14 @@ class PayoutAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["withdrawal", "number"], name="payout_attempt_number_unique"
+            )
+        ]
+        # The admin index counts payouts whose outcome is unknown (rare rows).
+        indexes = [
+            models.Index(
+                fields=["tenant"],
+                condition=Q(state="unknown"),
+                name="payout_attempt_unknown",
             )
         ]
 
@@ -530,6 +543,16 @@ class Deposit(models.Model):
         indexes = [
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-created_at", "-id"], name="deposit_player_timeline"
+            ),
+            # The admin index's "flagged deposits" reads only flagged rows.
+            models.Index(
+                fields=["tenant", "-id"],
+                condition=Q(needs_review=True),
+                name="deposit_needs_review",
+            ),
         ]
 
     def __str__(self) -> str:

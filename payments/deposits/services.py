@@ -23,6 +23,7 @@ from payments.providers.base import CheckoutRequest
 from payments.providers.registry import provider_build
 from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_deposit
+from tenants.features import tenant_provider_require
 from wallet import services as wallet
 from wallet.models import Deposit
 
@@ -58,6 +59,7 @@ def deposit_start(
     if deposit is None:
         if provider is None:
             provider = payment_route_get(tenant_id=tenant.pk, currency=currency).deposit
+        tenant_provider_require(tenant=tenant, provider=provider)  # feature flags
         with transaction.atomic(durable=True):
             deposit, created = wallet.deposit_create(
                 player=player,

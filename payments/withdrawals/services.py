@@ -33,6 +33,7 @@ from payments.providers.registry import (
 )
 from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_payout
+from tenants.features import tenant_provider_require
 from wallet.exceptions import (
     PaymentCooldownActive,
     PaymentRetryLimitExceeded,
@@ -62,9 +63,11 @@ AUTO_APPROVE = Actor.system("auto-approve")
 def payout_provider_for(withdrawal: Withdrawal) -> str:
     """The provider that pays this withdrawal out: the brand's payment route for the
     withdrawal's currency (admin: Payments › Payment routes), ``manual`` without one."""
-    return payment_route_get(
+    provider = payment_route_get(
         tenant_id=withdrawal.tenant_id, currency=withdrawal.currency
     ).payout
+    tenant_provider_require(tenant=withdrawal.tenant_id, provider=provider)
+    return provider
 
 
 def _dispatch_after_commit(attempt: PayoutAttempt) -> None:

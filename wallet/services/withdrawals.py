@@ -23,6 +23,7 @@ from common.errors import (
     IllegalStateTransition,
     ValidationFailed,
 )
+from tenants.features import tenant_feature_enabled
 from tenants.services import tenant_policy_get
 from wallet.destinations import (
     destination_encrypt,
@@ -177,7 +178,9 @@ def withdrawal_request(
                 "destination": withdrawal.destination_masked,
             },
         )
-        if withdrawal_auto_approvable(
+        if tenant_feature_enabled(
+            tenant=player.tenant_id, feature="withdrawals_auto_approve"
+        ) and withdrawal_auto_approvable(
             policy=policy, currency=currency, amount_minor=amount_minor
         ):
             _withdrawal_move(withdrawal, W.APPROVED)

@@ -1,5 +1,9 @@
-"""Players in the admin: the "where is this player's money?" screen, audited status
-and KYC changes, and manual adjustments through the ledger service."""
+"""Players in the admin: the player 360. Who the player is and where their money is
+(balances, holds, deposits, withdrawals, refunds, disputes, limits and flags), the
+CRM panel (tags, pinned notes, consent, segments) and one chronological timeline;
+audited status and KYC changes, manual adjustments through the ledger service, and
+CRM edits through the CRM services. The CRM panel and its forms follow the brand's
+CRM feature flag (crm/admin_gate.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,11 @@ from casino.services import player_set_kyc_status, player_set_status
 from common.actors import Actor
 from common.currency import format_money, to_minor
 from common.dberrors import atomic_action
-from common.errors import ApplicationError
+from common.errors import ApplicationError, ValidationFailed
+from crm import services as crm_services
+from crm.admin_gate import crm_refusal, refusal_response
+from crm.models import Consent, Note, Tag
+from crm.player_360 import crm_panel, limits_and_flags, money_records
 from tenants.admin import TenantFilter, TenantScopedAdmin, is_operator, reason_action
 from wallet.models import Hold
 from wallet.selectors import balance_list, player_entry_list
@@ -98,7 +106,16 @@ def tenant_currencies(tenant) -> list[str]:
 class PlayerAdmin(TenantScopedAdmin):
     operator_can_change = True  # status and KYC only, through audited services
     form = PlayerChangeForm
-    list_display = ["id", "email", "tenant", "status", "kyc_status", "created_at"]
+    change_form_template = "admin/casino/player/change_form.html"
+    list_display = [
+        "id",
+        "email",
+        "tenant",
+        "country",
+        "status",
+        "kyc_status",
+        "created_at",
+    ]
     list_filter = [TenantFilter, "status", "kyc_status", "created_at"]
     list_select_related = ["tenant"]
     search_fields = ["=id", "email"]  # see get_search_results
@@ -111,13 +128,31 @@ class PlayerAdmin(TenantScopedAdmin):
         "tenant",
         "withdrawals_frozen",
         "created_at",
+        "country",
+        "last_login_at",
         "balances",
         "pending_holds",
+        "payments",
+        "limits",
         "recent_ledger",
     ]
     fieldsets = [
-        (None, {"fields": ["email", "display_name", "tenant", "created_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "email",
+                    "display_name",
+                    "tenant",
+                    "country",
+                    "created_at",
+                    "last_login_at",
+                ]
+            },
+        ),
         ("Where is this player's money?", {"fields": ["balances", "pending_holds"]}),
+        ("Deposits, withdrawals, refunds and disputes", {"fields": ["payments"]}),
+        ("Limits and policy flags", {"fields": ["limits"]}),
         ("Recent ledger lines", {"fields": ["recent_ledger"]}),
         (
             "Status (changes are audited)",
@@ -180,6 +215,18 @@ class PlayerAdmin(TenantScopedAdmin):
             for h in holds
         ]
         return render_to_string("admin/casino/player/holds.html", {"rows": rows})
+
+    @admin.display(description="Most recent")
+    def payments(self, obj: Player) -> str:
+        return render_to_string(
+            "admin/casino/player/payments.html", money_records(player=obj)
+        )
+
+    @admin.display(description="Limits and flags")
+    def limits(self, obj: Player) -> str:
+        return render_to_string(
+            "admin/casino/player/limits.html", {"rows": limits_and_flags(player=obj)}
+        )
 
     @admin.display(description="Most recent lines")
     def recent_ledger(self, obj: Player) -> str:
@@ -273,9 +320,95 @@ class PlayerAdmin(TenantScopedAdmin):
                 "<path:object_id>/adjust/",
                 self.admin_site.admin_view(self.adjust_view),
                 name="casino_player_adjust",
-            )
+            ),
+            path(
+                "<path:object_id>/crm/<str:operation>/",
+                self.admin_site.admin_view(self.crm_view),
+                name="casino_player_crm",
+            ),
         ]
         return urls + super().get_urls()
+
+    # --- the CRM panel and timeline --------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        player = self.get_object(request, object_id)  # 404 outside their brands
+        refusal = crm_refusal([player.tenant])
+        extra = {"crm_refusal": refusal}
+        if refusal is None:
+            extra["crm"] = crm_panel(
+                player=player,
+                cursor=request.GET.get("timeline_cursor") or None,
+                kind=request.GET.get("timeline_kind") or None,
+            )
+            extra["consent_channels"] = Consent.Channel.choices
+        return super().change_view(
+            request, object_id, form_url, {**extra, **(extra_context or {})}
+        )
+
+    def crm_view(self, request, object_id, operation):
+        """One POST per CRM edit on the player page, through the CRM services."""
+        player = self.get_object(request, object_id)
+        if request.method != "POST" or not self.has_adjust_permission(request):
+            raise PermissionDenied
+        refusal = crm_refusal([player.tenant])
+        if refusal is not None:
+            return refusal_response(request, self.admin_site, refusal)
+        actor = Actor.for_user(request.user)
+        data = request.POST
+        try:
+            with atomic_action():
+                self._crm_apply(request, actor, player, operation, data)
+        except ApplicationError as error:
+            self.report_error(request, error)
+        return HttpResponseRedirect(
+            reverse("admin:casino_player_change", args=[player.pk]) + "#crm"
+        )
+
+    def _crm_apply(self, request, actor, player: Player, operation: str, data) -> None:
+        def own(model, field: str):
+            value = data.get(field, "")
+            row = (
+                model.objects.filter(tenant_id=player.tenant_id, pk=int(value)).first()
+                if value.isdigit()
+                else None
+            )
+            if row is None:
+                raise ValidationFailed(f"Choose a {model._meta.verbose_name}.")
+            return row
+
+        if operation == "note":
+            crm_services.note_create(
+                actor=actor,
+                player=player,
+                body=data.get("body", ""),
+                pinned=data.get("pinned") == "on",
+                author=request.user,
+            )
+        elif operation == "pin":
+            note = own(Note, "note")
+            if note.player_id != player.pk:
+                raise ValidationFailed("This note is not of this player.")
+            crm_services.note_update(
+                actor=actor, note=note, pinned=data.get("pinned") == "on"
+            )
+        elif operation == "tag":
+            crm_services.player_tag_add(actor=actor, player=player, tag=own(Tag, "tag"))
+        elif operation == "untag":
+            crm_services.player_tag_remove(
+                actor=actor, player=player, tag=own(Tag, "tag")
+            )
+        elif operation == "consent":
+            crm_services.consent_set(
+                actor=actor,
+                player=player,
+                channel=data.get("channel", ""),
+                granted=data.get("granted") == "yes",
+                source=data.get("source", ""),
+            )
+        else:
+            raise ValidationFailed(f"Unknown CRM operation {operation!r}.")
+        self.message_user(request, "Saved.")
 
     def adjust_view(self, request, object_id):
         """An intermediate form page. The idempotency key is made once, when the form
