@@ -70,3 +70,11 @@ def clock():
     policy_clock.freeze()
     yield policy_clock
     policy_clock.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _operator_2fa_optional(settings):
+    """Admin tests sign operators in with ``force_login`` (no second factor). The
+    default of OPERATOR_2FA_REQUIRED follows DEBUG, so pin it off here; the 2FA tests
+    turn it on themselves (tests/admin/test_operator_auth.py)."""
+    settings.OPERATOR_2FA_REQUIRED = False
