@@ -82,6 +82,7 @@ def player_signup(
     email: str,
     password: str,
     display_name: str = "",
+    country: str = "",
     login_url: str,
     reset_url: str,
 ) -> None:
@@ -98,6 +99,7 @@ def player_signup(
                     email=email,
                     password=password,
                     display_name=display_name,
+                    country=country,
                 )
         except PlayerAlreadyExists:
             mail_already_registered(

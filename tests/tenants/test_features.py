@@ -3,12 +3,12 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from payments.payouts import payout_provider_for
-from payments.services import deposit_start
 
 from audit.models import AuditEvent
 from common.actors import Actor
+from payments.deposits.services import deposit_start
 from payments.models import PaymentRoute
+from payments.withdrawals.services import payout_provider_for
 from tenants.exceptions import FeatureDisabled, ModuleTemporarilyDisabled
 from tenants.features import (
     Feature,

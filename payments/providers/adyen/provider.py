@@ -35,7 +35,7 @@ from payments.providers.base import (
     RefundResult,
 )
 
-# Keys the simulator generates (payments.services.psp_config_ensure_simulated).
+# Keys the simulator generates (payments.config.services.psp_config_ensure_simulated).
 SIMULATOR_API_KEY_PREFIX = "AQE_simulator_"
 # Payment link status → our deposit vocabulary.
 LINK_STATUS = {
