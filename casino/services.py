@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from casino.exceptions import InvalidCredentials, PlayerAlreadyExists, PlayerBlocked
+from casino.exclusions.selectors import player_play_allowed
 from casino.models import Player, PlayerToken
 from common.actors import Actor
 from common.errors import ValidationFailed
@@ -80,6 +81,8 @@ def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, 
             action="player.logged_in",
             tenant_id=tenant.pk,
             target=player,
+            # Issue 13: an excluded player logs in to the cashier only, never to play.
+            after={"play_allowed": player_play_allowed(player=player)},
         )
     return player, raw
 

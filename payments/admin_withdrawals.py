@@ -32,6 +32,7 @@ from payments.providers.manual.operations import (
 from tenants.admin import TenantScopedAdmin, is_operator
 from tenants.selectors import tenant_list_for_operator
 from tenants.services import tenant_policy_get
+from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.models import PayoutAttempt, Withdrawal
 from wallet.selectors import balance_list, player_entry_list, withdrawal_list
 from wallet.services import withdrawal_reject
@@ -106,22 +107,14 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 def risk_flags(withdrawal: Withdrawal) -> list[str]:
-    """What an operator should look at twice before approving."""
-    player = withdrawal.player
-    flags = []
-    if player.withdrawals_frozen:
-        flags.append("Withdrawals frozen on this player (e.g. after a chargeback).")
-    if not player.is_active:
-        flags.append("Player account is blocked.")
-    if player.kyc_status != player.KycStatus.VERIFIED:
-        flags.append(f"KYC is {player.get_kyc_status_display().lower()}.")
-    if clock.now() - player.created_at < timedelta(days=7):
-        flags.append("Account younger than 7 days.")
-    recent = Withdrawal.objects.filter(
-        player=player, requested_at__gt=clock.now() - timedelta(hours=24)
-    ).count()
-    if recent > 3:
-        flags.append(f"{recent} withdrawal requests in the last 24 hours.")
+    """What an operator should look at twice before approving: the same reasons that
+    kept the withdrawal from auto-approval (issue 13), read without writing."""
+    flags = withdrawal_review_reasons(
+        player=withdrawal.player,
+        currency=withdrawal.currency,
+        amount_minor=withdrawal.amount_minor,
+        evaluate=False,
+    )
     if withdrawal.attempts.filter(state=PayoutAttempt.State.UNKNOWN).exists():
         flags.append(
             "A payout attempt's outcome is unknown: check the bank before marking it."
@@ -294,10 +287,14 @@ class WithdrawalAdmin(TenantScopedAdmin):
             return f"Payout attempt {attempt.number} started." if attempt else nothing
         with transaction.atomic(durable=True):
             if action == "approve":
-                _, changed = withdrawal_review_approve(
+                approved, changed = withdrawal_review_approve(
                     withdrawal=withdrawal, actor=actor
                 )
-                done = "Approved; the payout is pending."
+                done = (
+                    "First approval recorded; a second operator must approve."
+                    if approved.state == Withdrawal.State.REQUESTED
+                    else "Approved; the payout is pending."
+                )
             elif action == "reject":
                 _, changed = withdrawal_reject(
                     withdrawal=withdrawal, actor=actor, reason=post.get("reason", "")

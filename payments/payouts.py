@@ -105,7 +105,7 @@ def withdrawal_review_approve(
     commit. Joins the caller's transaction; a repeat changes nothing."""
     with transaction.atomic(savepoint=False):
         withdrawal, changed = withdrawal_approve(withdrawal=withdrawal, actor=actor)
-        if changed:
+        if changed and withdrawal.state == Withdrawal.State.APPROVED:
             _payout_start(withdrawal=withdrawal, actor=actor)
             withdrawal.refresh_from_db()
     return withdrawal, changed

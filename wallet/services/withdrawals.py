@@ -26,6 +26,8 @@ from common.errors import (
 )
 from tenants.exceptions import ModuleTemporarilyDisabled
 from tenants.services import tenant_policy_get
+from wallet.compliance.approvals import withdrawal_first_approval_record
+from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.destinations import (
     destination_encrypt,
     destination_mask,
@@ -188,6 +190,10 @@ def withdrawal_request(
             reference=f"withdrawal:{withdrawal.pk}",
         )
         withdrawal.save(update_fields=["hold", "updated_at"])
+        # Issue 13: any risk flag sends it to review, whatever the amount.
+        review_reasons = withdrawal_review_reasons(
+            player=locked, currency=currency, amount_minor=amount_minor, now=now
+        )
         audit_record(
             actor=actor,
             action="withdrawal.requested",
@@ -198,9 +204,10 @@ def withdrawal_request(
                 "amount_minor": amount_minor,
                 "currency": currency,
                 "destination": withdrawal.destination_masked,
+                "review_reasons": review_reasons,
             },
         )
-        if withdrawal_auto_approvable(
+        if not review_reasons and withdrawal_auto_approvable(
             policy=policy, currency=currency, amount_minor=amount_minor
         ):
             _withdrawal_move(withdrawal, W.APPROVED)
@@ -233,6 +240,10 @@ def withdrawal_approve(
         locked = _withdrawal_lock(withdrawal)
         if locked.state in (W.APPROVED, W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
             return locked, False
+        if locked.state == W.REQUESTED and withdrawal_first_approval_record(
+            withdrawal=locked, actor=actor
+        ):
+            return locked, True  # issue 13: awaits a second operator
         before = _withdrawal_move(locked, W.APPROVED)
         locked.reviewed_by_id = actor.user_id
         locked.reviewed_at = clock.now()
