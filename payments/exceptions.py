@@ -120,3 +120,15 @@ class RefundExceedsRefundable(ApplicationError):
     code = "REFUND_EXCEEDS_REFUNDABLE"
     http_status = 422
     default_message = "The refund is larger than what is left to refund on the deposit."
+
+
+# --- issue 13: closed-loop payouts (docs/compliance.md) ---------------------------------
+
+
+class WithdrawalPayoutNameMismatch(ApplicationError):
+    code = "WITHDRAWAL_PAYOUT_NAME_MISMATCH"
+    http_status = 422
+    default_message = (
+        "The bank account's holder name does not match the player's verified name; "
+        "the part that cannot go back to the deposit methods cannot be paid there."
+    )

@@ -18,6 +18,7 @@ from django.db import transaction
 from casino.models import Player
 from common.actors import Actor
 from common.crypto import decrypt_json
+from payments.closed_loop import withdrawal_payout_name_check
 from payments.exceptions import (
     ProviderError,
     ProviderNotConfigured,
@@ -104,6 +105,7 @@ def withdrawal_review_approve(
     """An operator approves: requested → approved → payout_pending, dispatched after
     commit. Joins the caller's transaction; a repeat changes nothing."""
     with transaction.atomic(savepoint=False):
+        withdrawal_payout_name_check(withdrawal=withdrawal)  # issue 13: closed loop
         withdrawal, changed = withdrawal_approve(withdrawal=withdrawal, actor=actor)
         if changed and withdrawal.state == Withdrawal.State.APPROVED:
             _payout_start(withdrawal=withdrawal, actor=actor)

@@ -35,6 +35,7 @@ def verified_player(
     player = PlayerFactory(**kwargs)
     Player.objects.filter(pk=player.pk).update(
         kyc_status=Player.KycStatus.VERIFIED,
+        verified_name="Ann Example",
         created_at=clock.now() - timedelta(days=age_days),
     )
     player.refresh_from_db()

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 
 from audit.services import audit_record
 from casino.models import Player
@@ -19,10 +19,12 @@ from common import clock
 from common.actors import Actor
 from common.currency import to_major
 from common.errors import ValidationFailed
+from common.names import names_match
 from tenants.policies import InvalidPolicyValue, policy_amount
 from tenants.services import tenant_policy_get
 from wallet.models import (
     Account,
+    Deposit,
     Entry,
     JournalTransaction,
     PlayerRiskFlag,
@@ -36,6 +38,8 @@ AFFORDABILITY_WINDOW = timedelta(days=30)
 YOUNG_ACCOUNT = timedelta(days=7)
 RECENT_WITHDRAWALS_WINDOW = timedelta(hours=24)
 RECENT_WITHDRAWALS_MAX = 3
+# Closed loop (payments/closed_loop.py): deposits this recent can still be refunded.
+CLOSED_LOOP_REFUND_WINDOW = timedelta(days=180)
 
 
 def _deposits_credited_since(*, player: Player, currency: str, since) -> int:
@@ -234,6 +238,7 @@ def withdrawal_review_reasons(
     player: Player,
     currency: str,
     amount_minor: int,
+    holder_name: str | None = None,
     now: datetime | None = None,
     evaluate: bool = True,
 ) -> list[str]:
@@ -268,7 +273,38 @@ def withdrawal_review_reasons(
         policy=policy, currency=currency, amount_minor=amount_minor
     ):
         reasons.append("Above the maker-checker amount: two operators must approve.")
+    refundable = _refundable_deposits_minor(player=player, currency=currency, now=now)
+    if refundable:
+        reasons.append(
+            f"Closed loop: up to {to_major(min(refundable, amount_minor), currency)} "
+            f"{currency} goes back to the deposit methods first (see the planned "
+            "split)."
+        )
+    if holder_name is not None and not names_match(holder_name, player.verified_name):
+        reasons.append(
+            "The bank account holder's name does not match the player's verified name."
+            if player.verified_name
+            else "No verified name on file for the "
+            "player: the bank account holder cannot be matched."
+        )
     return reasons
+
+
+def _refundable_deposits_minor(*, player: Player, currency: str, now) -> int:
+    """What the player's recent completed deposits could still take back (pending
+    refunds are the payments app's; not subtracting them errs towards review)."""
+    return (
+        Deposit.objects.filter(
+            tenant_id=player.tenant_id,
+            player=player,
+            currency=currency,
+            state=Deposit.State.COMPLETED,
+            completed_at__gte=now - CLOSED_LOOP_REFUND_WINDOW,
+        ).aggregate(
+            total=Sum(F("amount_minor") - F("refunded_minor") - F("charged_back_minor"))
+        )["total"]
+        or 0
+    )
 
 
 def aml_after_deposit(*, player: Player, currency: str) -> list[PlayerRiskFlag]:

@@ -192,7 +192,11 @@ def withdrawal_request(
         withdrawal.save(update_fields=["hold", "updated_at"])
         # Issue 13: any risk flag sends it to review, whatever the amount.
         review_reasons = withdrawal_review_reasons(
-            player=locked, currency=currency, amount_minor=amount_minor, now=now
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            holder_name=normalized["holder_name"],
+            now=now,
         )
         audit_record(
             actor=actor,
