@@ -1,0 +1,41 @@
+"""Shared helpers of the compliance tests: deposits through the wallet services."""
+
+from __future__ import annotations
+
+import itertools
+
+from django.db import transaction
+
+from common.actors import Actor
+from wallet import services as wallet
+
+_keys = itertools.count(1)
+PSP = Actor.psp("stripe")
+
+
+def deposit_start(player, amount_minor: int, currency: str = "EUR"):
+    """Record a deposit as the deposit flow does (its own transaction)."""
+    with transaction.atomic():
+        deposit, _ = wallet.deposit_create(
+            player=player,
+            provider="stripe",
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=f"dep-{next(_keys)}",
+            actor=Actor.for_player(player),
+        )
+    return deposit
+
+
+def deposit_paid(player, amount_minor: int, currency: str = "EUR"):
+    """A deposit the PSP confirmed: created, then completed (credited)."""
+    deposit = deposit_start(player, amount_minor, currency)
+    with transaction.atomic():
+        return wallet.deposit_complete(
+            deposit_id=deposit.pk,
+            tenant_id=deposit.tenant_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            payment_reference=f"pi_{deposit.pk}",
+            actor=PSP,
+        )
