@@ -4,6 +4,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from casino.apis_exclusions import exclusion_summary
 from casino.services import player_login, player_register
 from common.ratelimit import RateLimitMixin
 from tenants.api import TenantApi
@@ -55,6 +56,9 @@ class PlayerLoginApi(RateLimitMixin, TenantApi):
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         player = PlayerOutputSerializer()
+        # Issue 13: an excluded player logs in to the cashier, not to play.
+        play_allowed = serializers.BooleanField()
+        exclusion = serializers.DictField(allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
@@ -62,7 +66,17 @@ class PlayerLoginApi(RateLimitMixin, TenantApi):
         data.is_valid(raise_exception=True)
         with transaction.atomic(durable=True):
             player, token = player_login(tenant=request.tenant, **data.validated_data)
-        return Response(self.OutputSerializer({"token": token, "player": player}).data)
+        exclusion = exclusion_summary(player)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "token": token,
+                    "player": player,
+                    "play_allowed": exclusion is None,
+                    "exclusion": exclusion,
+                }
+            ).data
+        )
 
 
 class PlayerMeApi(TenantApi):
