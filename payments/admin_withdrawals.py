@@ -24,6 +24,7 @@ from common import clock
 from common.actors import Actor
 from common.currency import to_major
 from common.errors import ApplicationError
+from payments.closed_loop import withdrawal_payout_plan
 from payments.payouts import payout_retry, withdrawal_review_approve
 from payments.providers.manual.operations import (
     manual_payout_mark_failed,
@@ -120,6 +121,29 @@ def risk_flags(withdrawal: Withdrawal) -> list[str]:
             "A payout attempt's outcome is unknown: check the bank before marking it."
         )
     return flags
+
+
+def payout_plan_rows(withdrawal: Withdrawal) -> dict:
+    """The closed-loop split (issue 13) as the review page shows it."""
+    plan = withdrawal_payout_plan(withdrawal=withdrawal)
+    currency = plan.currency
+    return {
+        "legs": [
+            {
+                "kind": "Refund to deposit"
+                if leg.kind == "refund"
+                else "Bank transfer",
+                "deposit_id": leg.deposit_id,
+                "provider": leg.provider,
+                "amount": f"{to_major(leg.amount_minor, currency)} {currency}",
+            }
+            for leg in plan.legs
+        ],
+        "bank_name_matches": plan.bank_name_matches,
+        "payable": plan.payable,
+        "first_approved_by": withdrawal.first_approved_by,
+        "first_approved_at": withdrawal.first_approved_at,
+    }
 
 
 class WithdrawalAdmin(TenantScopedAdmin):
@@ -235,6 +259,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
             if latest and latest.state in PayoutAttempt.OPEN_STATES
             else None,
             "risk_flags": risk_flags(withdrawal),
+            "payout_plan": payout_plan_rows(withdrawal),
             "may_review": self.may_review(request),
             "retry_limit": policy.payout_retry_limit,
             "retries_used": max(0, len(attempts) - 1),

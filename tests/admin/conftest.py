@@ -13,6 +13,7 @@ from casino.services import player_set_status
 from common.actors import Actor
 from tenants.models import Tenant
 from tests.adyen.factories import adyen_rows
+from tests.compliance.helpers import compliance_rows
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
 from tests.payments.factories import payment_rows
 from tests.withdrawals.factories import verified_player, withdrawal_requested
@@ -69,6 +70,7 @@ def _brand(slug: str) -> Brand:
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     payment_rows(tenant, payee)
     adyen_rows(tenant, payee)
+    compliance_rows(tenant, payee)
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

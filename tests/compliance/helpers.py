@@ -6,8 +6,12 @@ import itertools
 
 from django.db import transaction
 
+from casino.exclusions.services import player_time_out_start
 from common.actors import Actor
+from tests.factories import fund
 from wallet import services as wallet
+from wallet.compliance.deposit_limits import player_deposit_limit_set
+from wallet.compliance.risk import aml_thresholds_evaluate
 
 _keys = itertools.count(1)
 PSP = Actor.psp("stripe")
@@ -39,3 +43,16 @@ def deposit_paid(player, amount_minor: int, currency: str = "EUR"):
             payment_reference=f"pi_{deposit.pk}",
             actor=PSP,
         )
+
+
+def compliance_rows(tenant, player) -> None:
+    """A row of every issue-13 admin model for ``player`` of ``tenant``, through the
+    services (the admin isolation tests need one per brand)."""
+    assert player.tenant_id == tenant.pk
+    with transaction.atomic():
+        player_deposit_limit_set(
+            player=player, currency="EUR", period="week", amount_minor=50_000
+        )
+        player_time_out_start(player=player, hours=24)
+        fund(player, 200_000)
+        aml_thresholds_evaluate(player=player, currency="EUR")
