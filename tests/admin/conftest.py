@@ -70,7 +70,7 @@ def _brand(slug: str) -> Brand:
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     payment_rows(tenant, payee)
     adyen_rows(tenant, payee)
-    compliance_rows(tenant, payee)
+    compliance_rows(tenant)
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

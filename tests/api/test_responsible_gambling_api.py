@@ -106,3 +106,21 @@ def test_login_says_whether_play_is_allowed(api_client, client_a, player_a):
 def test_the_endpoints_need_a_token(api_client, tenant_a):
     response = api_client.get("/api/v1/responsible-gambling", HTTP_X_TENANT="alpha")
     assert response.status_code == 401
+
+
+def test_a_token_of_brand_a_cannot_set_limits_or_exclusions_on_brand_b(
+    client_a, tenant_b
+):
+    headers = client_a.headers(tenant_b)
+    limit = client_a.api_client.put(
+        f"{LIMITS}/EUR/day", {"amount": "1.00"}, format="json", **headers
+    )
+    time_out = client_a.post(
+        "/api/v1/responsible-gambling/time-out", {"hours": 24}, tenant=tenant_b
+    )
+    assert (limit.status_code, time_out.status_code) == (404, 404)
+    assert (
+        not AuditEvent.objects.filter(action__startswith="player.")
+        .exclude(action="player.registered")
+        .exists()
+    )

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from casino.exclusions.services import player_time_out_start
 from common.actors import Actor
-from tests.factories import fund
+from tests.factories import PlayerFactory, fund
 from wallet import services as wallet
 from wallet.compliance.deposit_limits import player_deposit_limit_set
 from wallet.compliance.risk import aml_thresholds_evaluate
@@ -45,14 +45,15 @@ def deposit_paid(player, amount_minor: int, currency: str = "EUR"):
         )
 
 
-def compliance_rows(tenant, player) -> None:
-    """A row of every issue-13 admin model for ``player`` of ``tenant``, through the
-    services (the admin isolation tests need one per brand)."""
-    assert player.tenant_id == tenant.pk
+def compliance_rows(tenant) -> None:
+    """A row of every issue-13 admin model on ``tenant``, through the services, for
+    a player of its own (funded via the manual provider, so the other fixtures'
+    balances and Stripe clearing stay as they were)."""
+    player = PlayerFactory(tenant=tenant, email=f"{tenant.slug}-rg@example.com")
     with transaction.atomic():
         player_deposit_limit_set(
             player=player, currency="EUR", period="week", amount_minor=50_000
         )
         player_time_out_start(player=player, hours=24)
-        fund(player, 200_000)
+        fund(player, 200_000, provider="manual")
         aml_thresholds_evaluate(player=player, currency="EUR")
