@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from casino.exclusions.selectors import player_exclusion_active_get
 from casino.exclusions.services import exclusion_details
 from common.currency import to_major, to_minor
-from common.errors import NotFound
 from tenants.api import TenantApi
 from wallet.compliance.deposit_limits import (
+    deposit_limit_usage_get,
     deposit_limit_usage_list,
     player_deposit_limit_confirm,
     player_deposit_limit_set,
@@ -62,10 +62,9 @@ class DepositLimitOutputSerializer(serializers.Serializer):
 
 
 def _one(player, currency, period) -> dict:
-    for usage in deposit_limit_usage_list(player=player, currency=currency):
-        if usage.limit.period == period:
-            return limit_output(usage)
-    raise NotFound("No such deposit limit.")
+    return limit_output(
+        deposit_limit_usage_get(player=player, currency=currency, period=period)
+    )
 
 
 class ResponsibleGamblingApi(TenantApi):

@@ -124,3 +124,10 @@ def test_a_token_of_brand_a_cannot_set_limits_or_exclusions_on_brand_b(
         .exclude(action="player.registered")
         .exists()
     )
+
+
+def test_removing_a_limit_never_set_answers_no_limit(client_a):
+    response = put(client_a, f"{LIMITS}/EUR/month", {"amount": None})
+    assert response.status_code == 200
+    assert response.json()["amount"] is None
+    assert response.json()["pending"] is None

@@ -210,3 +210,10 @@ def test_a_bad_amount_is_refused(amount):
         set_limit(player, amount)
     assert refused.value.code == "VALIDATION_ERROR"
     assert not PlayerDepositLimit.objects.exists()
+
+
+def test_removing_a_limit_that_does_not_exist_stores_nothing():
+    player = PlayerFactory()
+    limit = set_limit(player, None)
+    assert limit.pk is None
+    assert not PlayerDepositLimit.objects.exists()

@@ -73,6 +73,24 @@ class LimitUsage:
     resets_at: datetime
 
 
+def deposit_limit_usage_get(
+    *, player: Player, currency: str, period: str, now: datetime | None = None
+) -> LimitUsage:
+    """One limit with its use this period; an unsaved "no limit" when none is set."""
+    now = now or clock.now()
+    limit = PlayerDepositLimit.objects.filter(
+        tenant_id=player.tenant_id, player=player, currency=currency, period=period
+    ).first() or PlayerDepositLimit(
+        tenant_id=player.tenant_id, player=player, currency=currency, period=period
+    )
+    start, reset = period_bounds(period, now)
+    used = _deposited_since(player=player, currency=currency, since=start)
+    remaining = (
+        None if limit.amount_minor is None else max(0, limit.amount_minor - used)
+    )
+    return LimitUsage(limit, used, remaining, reset)
+
+
 def deposit_limit_usage_list(
     *, player: Player, currency: str | None = None, now: datetime | None = None
 ) -> list[LimitUsage]:
@@ -184,12 +202,25 @@ def player_deposit_limit_set(
     now = clock.now()
     with transaction.atomic(savepoint=False):
         locked = Player.objects.select_for_update().get(pk=player.pk)
-        limit, _ = PlayerDepositLimit.objects.get_or_create(
-            player=locked,
-            currency=currency,
-            period=period,
-            defaults={"tenant_id": locked.tenant_id, "updated_at": now},
-        )
+        limit = PlayerDepositLimit.objects.filter(
+            player=locked, currency=currency, period=period
+        ).first()
+        if limit is None:
+            if amount_minor is None:  # removing a limit that is not there
+                return PlayerDepositLimit(
+                    tenant_id=locked.tenant_id,
+                    player=locked,
+                    currency=currency,
+                    period=period,
+                    updated_at=now,
+                )
+            limit = PlayerDepositLimit(
+                tenant_id=locked.tenant_id,
+                player=locked,
+                currency=currency,
+                period=period,
+                updated_at=now,
+            )
         before = {
             "amount_minor": limit.amount_minor,
             "pending_amount_minor": limit.pending_amount_minor,
@@ -206,7 +237,7 @@ def player_deposit_limit_set(
             limit.pending_requested_at = None
             limit.pending_available_at = None
             action = "player.deposit_limit_set"
-        elif current is None:  # removing a limit that is not there
+        elif current is None:  # removing a limit already removed
             return limit
         else:
             limit.pending_amount_minor = amount_minor
