@@ -15,7 +15,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from casino.models import Player
-from casino.services import player_register, player_set_kyc_status, player_set_status
+from casino.services import (
+    player_register,
+    player_set_kyc_status,
+    player_set_status,
+    player_set_verified_name,
+)
 from common.actors import Actor
 from tenants.models import Tenant
 from tenants.services import tenant_create
@@ -193,6 +198,14 @@ class Command(BaseCommand):
                 actor=staff,
                 player=player,
                 kyc_status=demo.kyc_status,
+                reason="Demo data",
+            )
+        if demo.kyc_status == Player.KycStatus.VERIFIED:
+            # Issue 13: bank payouts go only to the verified name (closed loop).
+            player_set_verified_name(
+                actor=staff,
+                player=player,
+                verified_name=DEMO_IBAN["holder_name"],
                 reason="Demo data",
             )
         for name, spec, resolve in (
