@@ -198,6 +198,11 @@ class TenantPolicy(models.Model):
         help_text="Net deposits (deposits minus paid withdrawals) over a rolling 30 "
         'days reaching this raise an affordability flag. Default {"GBP": 15000}.',
     )
+    player_may_cancel_withdrawal = models.BooleanField(
+        default=True,
+        help_text="Players may cancel a withdrawal while it awaits review (never once "
+        "approved). Off: only an operator's rejection releases it.",
+    )
     maker_checker_thresholds = models.JSONField(
         default=maker_checker_default,
         blank=True,

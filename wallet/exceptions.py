@@ -130,6 +130,14 @@ class DepositLimitNoPendingChange(ApplicationError):
     default_message = "There is no pending deposit limit change to confirm."
 
 
+class WithdrawalCancelNotAllowed(ApplicationError):
+    code = "WITHDRAWAL_CANCEL_NOT_ALLOWED"
+    http_status = 403
+    default_message = (
+        "This brand does not let players cancel a withdrawal; contact support."
+    )
+
+
 class WithdrawalSecondApproverRequired(ApplicationError):
     code = "WITHDRAWAL_SECOND_APPROVER_REQUIRED"
     http_status = 409

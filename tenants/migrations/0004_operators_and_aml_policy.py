@@ -50,4 +50,9 @@ class Migration(migrations.Migration):
             name='operator',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='brands', to='tenants.operator'),
         ),
+        migrations.AddField(
+            model_name='tenantpolicy',
+            name='player_may_cancel_withdrawal',
+            field=models.BooleanField(default=True, help_text="Players may cancel a withdrawal while it awaits review (never once approved). Off: only an operator's rejection releases it."),
+        ),
     ]

@@ -106,3 +106,17 @@ def test_a_first_approved_withdrawal_can_still_be_canceled_while_requested():
             withdrawal=withdrawal, actor=Actor.for_player(withdrawal.player)
         )
     assert canceled.state == Withdrawal.State.CANCELED
+
+
+def test_a_brand_can_forbid_cancel_while_requested():
+    from tests.withdrawals.factories import policy_set
+
+    player = verified_player(balance_minor=10_000)
+    policy_set(player.tenant, player_may_cancel_withdrawal=False)
+    withdrawal = withdrawal_requested(player, 2_000)
+    with pytest.raises(Exception) as refused, transaction.atomic():
+        withdrawal_cancel(withdrawal=withdrawal, actor=Actor.for_player(player))
+    assert refused.value.code == "WITHDRAWAL_CANCEL_NOT_ALLOWED"
+    assert refused.value.http_status == 403
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.REQUESTED

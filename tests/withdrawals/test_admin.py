@@ -259,6 +259,7 @@ def policy_form(tenant, **overrides) -> dict:
         "policy-0-aml_cdd_window_days": "30",
         "policy-0-affordability_thresholds": '{"GBP": 15000}',
         "policy-0-maker_checker_thresholds": '{"EUR": 500000}',
+        "policy-0-player_may_cancel_withdrawal": "on",
         "domains-TOTAL_FORMS": "0",
         "domains-INITIAL_FORMS": "0",
         "domains-MIN_NUM_FORMS": "0",

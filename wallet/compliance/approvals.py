@@ -11,7 +11,10 @@ from common import clock
 from common.actors import Actor
 from tenants.services import tenant_policy_get
 from wallet.compliance.risk import maker_checker_required
-from wallet.exceptions import WithdrawalSecondApproverRequired
+from wallet.exceptions import (
+    WithdrawalCancelNotAllowed,
+    WithdrawalSecondApproverRequired,
+)
 from wallet.models import Withdrawal
 
 
@@ -64,3 +67,12 @@ def withdrawal_first_approval_record(*, withdrawal: Withdrawal, actor: Actor) ->
         },
     )
     return False
+
+
+def withdrawal_cancel_allowed_check(*, withdrawal: Withdrawal) -> None:
+    """Refuse a player's cancel when the brand does not allow it
+    (``WithdrawalCancelNotAllowed``). After approval the state machine refuses it
+    anyway: there are no reverse withdrawals."""
+    policy = tenant_policy_get(tenant=withdrawal.tenant)
+    if not policy.player_may_cancel_withdrawal:
+        raise WithdrawalCancelNotAllowed(details={"withdrawal_id": withdrawal.pk})

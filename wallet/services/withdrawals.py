@@ -26,7 +26,10 @@ from common.errors import (
 )
 from tenants.exceptions import ModuleTemporarilyDisabled
 from tenants.services import tenant_policy_get
-from wallet.compliance.approvals import withdrawal_first_approval_record
+from wallet.compliance.approvals import (
+    withdrawal_cancel_allowed_check,
+    withdrawal_first_approval_record,
+)
 from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.destinations import (
     destination_encrypt,
@@ -314,6 +317,8 @@ def withdrawal_cancel(
 ) -> tuple[Withdrawal, bool]:
     """The player takes back a withdrawal still awaiting review (requested →
     canceled, hold voided). Locks the withdrawal row; a repeat is a no-op."""
+    # Issue 13: cancel-while-requested is the brand's choice; never once approved.
+    withdrawal_cancel_allowed_check(withdrawal=withdrawal)
     return _withdrawal_release(
         withdrawal=withdrawal,
         actor=actor,
