@@ -107,6 +107,23 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SecondApprovalFilter(admin.SimpleListFilter):
+    """Issue 13: the checker's queue, withdrawals one operator approved already."""
+
+    title = "maker-checker"
+    parameter_name = "second_approval"
+
+    def lookups(self, request, model_admin):
+        return [("awaiting", "awaiting a second approval")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "awaiting":
+            return queryset.filter(
+                state=Withdrawal.State.REQUESTED, first_approved_by__isnull=False
+            )
+        return queryset
+
+
 def risk_flags(withdrawal: Withdrawal) -> list[str]:
     """What an operator should look at twice before approving: the same reasons that
     kept the withdrawal from auto-approval (issue 13), read without writing."""
@@ -158,7 +175,14 @@ class WithdrawalAdmin(TenantScopedAdmin):
         "auto_approved",
         "requested_at",
     ]
-    list_filter = ["state", OperatorTenantFilter, AmountFilter, AgeFilter, "currency"]
+    list_filter = [
+        "state",
+        OperatorTenantFilter,
+        AmountFilter,
+        AgeFilter,
+        "currency",
+        SecondApprovalFilter,
+    ]
     search_fields = ["player__email"]
     list_select_related = ["tenant", "player"]
     ordering = ["-id"]

@@ -130,3 +130,13 @@ def test_the_verified_name_change_is_audited_with_the_reason():
     event = AuditEvent.objects.get(action="player.verified_name_changed")
     assert event.after == {"verified_name": "Ann Q Example"}
     assert event.reason == "passport checked"
+
+
+def test_the_queue_filters_withdrawals_awaiting_a_second_approval():
+    player = verified_player(balance_minor=2_000_000)
+    waiting = withdrawal_requested(player, 600_000)
+    withdrawal_requested(player, 700_000)
+    maker, _ = operator_client(player.tenant)
+    maker.post(f"/admin/wallet/withdrawal/{waiting.pk}/approve/")
+    response = maker.get("/admin/wallet/withdrawal/?second_approval=awaiting")
+    assert list(response.context["cl"].result_list) == [waiting]
