@@ -17,7 +17,7 @@ from casino.exclusions.selectors import (
 from casino.models import Player
 from common.actors import Actor
 from common.currency import to_major
-from tenants.admin import TenantFilter, TenantScopedAdmin, is_operator, reason_action
+from tenants.admin import TenantFilter, TenantScopedAdmin, reason_action
 from wallet.compliance.deposit_limits import deposit_limit_usage_list
 from wallet.compliance.risk import risk_flag_clear
 from wallet.models import PlayerDepositLimit, PlayerRiskFlag
@@ -132,15 +132,6 @@ class PlayerRiskFlagAdmin(TenantScopedAdmin):
                 request, f"Cleared {len(done)} flag(s).", level=messages.SUCCESS
             )
         return response
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not (request.user.is_superuser or self.may_clear(request)):
-            actions.pop("clear_flags", None)
-        return actions
-
-    def may_clear(self, request) -> bool:
-        return is_operator(request.user)
 
 
 @admin.register(PlayerDepositLimit)
