@@ -3,8 +3,10 @@ in force at once, never shortened, blocking deposits, play and marketing but not
 withdrawals, and across an operator's brands when it says so."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from audit.models import AuditEvent
@@ -216,3 +218,11 @@ def test_marketing_resumes_after_the_end(clock):
     assert list(
         player_marketable_filter(Player.objects.all(), tenant_id=player.tenant_id)
     ) == [player]
+
+
+def test_the_demo_brands_share_exclusions_through_their_operator():
+    call_command("seed_demo", stdout=StringIO())
+    on_aurora = Player.objects.get(tenant__slug="aurora", email="alice@example.com")
+    on_nebula = Player.objects.get(tenant__slug="nebula", email="alice@example.com")
+    time_out(on_aurora, 24)
+    assert not player_play_allowed(player=on_nebula)

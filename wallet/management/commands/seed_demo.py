@@ -22,7 +22,7 @@ from casino.services import (
     player_set_verified_name,
 )
 from common.actors import Actor
-from tenants.models import Tenant
+from tenants.models import Operator, Tenant
 from tenants.services import tenant_create
 from wallet import services as wallet
 from wallet.models import Account, JournalTransaction
@@ -103,6 +103,7 @@ DEMO = (
 
 
 # A valid test IBAN (checksum passes); demo data only.
+DEMO_LICENSEE = ("stellar-gaming", "Stellar Gaming Ltd")
 DEMO_IBAN = {"type": "iban", "iban": "DE89370400440532013000", "holder_name": "Demo"}
 
 
@@ -124,7 +125,19 @@ class Command(BaseCommand):
                 operator = self._operator(demo, tenant)
                 for demo_player in demo.players:
                     self._player(tenant, operator, demo_player)
+            self._licensee()
         self._print_logins(options["base_url"].rstrip("/"))
+
+    def _licensee(self) -> None:
+        """Issue 13: both demo brands belong to one operator that shares exclusions,
+        so alice's time-out on Aurora also closes play for alice on Nebula."""
+        licensee, _ = Operator.objects.get_or_create(
+            slug=DEMO_LICENSEE[0],
+            defaults={"name": DEMO_LICENSEE[1], "exclusion_covers_all_brands": True},
+        )
+        Tenant.objects.filter(slug__in=[demo.slug for demo in DEMO]).update(
+            operator=licensee
+        )
 
     # --- people --------------------------------------------------------------------
 
