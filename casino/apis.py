@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from casino.apis_exclusions import exclusion_summary
 from casino.exceptions import InvalidCredentials
 from casino.password_reset import (
     player_password_reset_confirm,
@@ -110,6 +111,9 @@ class PlayerLoginApi(RateLimitMixin, TenantApi):
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         player = PlayerOutputSerializer()
+        # Issue 13: an excluded player logs in to the cashier, not to play.
+        play_allowed = serializers.BooleanField()
+        exclusion = serializers.DictField(allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
@@ -127,7 +131,17 @@ class PlayerLoginApi(RateLimitMixin, TenantApi):
         except InvalidCredentials:
             account_ratelimit_count(request, group="login_account", account=account)
             raise
-        return Response(self.OutputSerializer({"token": token, "player": player}).data)
+        exclusion = exclusion_summary(player)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "token": token,
+                    "player": player,
+                    "play_allowed": exclusion is None,
+                    "exclusion": exclusion,
+                }
+            ).data
+        )
 
 
 class PlayerLogoutApi(TenantApi):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from casino.exceptions import InvalidCredentials, PlayerAlreadyExists, PlayerBlocked
+from casino.exclusions.selectors import player_play_allowed
 from casino.mail import mail_already_registered, mail_welcome
 from casino.models import Player, PlayerToken
 from common.actors import Actor
@@ -187,6 +188,8 @@ def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, 
             action="player.logged_in",
             tenant_id=tenant.pk,
             target=player,
+            # Issue 13: an excluded player logs in to the cashier only, never to play.
+            after={"play_allowed": player_play_allowed(player=player)},
         )
     return player, raw
 
@@ -255,6 +258,38 @@ def player_set_kyc_status(
             target=locked,
             before={"kyc_status": before},
             after={"kyc_status": kyc_status},
+            reason=reason,
+        )
+    return locked
+
+
+# --- issue 13: the KYC-confirmed name the closed-loop payout matches ----------------
+
+
+def player_set_verified_name(
+    *, actor: Actor, player: Player, verified_name: str, reason: str
+) -> Player:
+    """An operator records the legal name KYC confirmed, audited with the reason.
+    Bank payouts go only to accounts in this name (payments/withdrawals/closed_loop.py)."""
+    verified_name = verified_name.strip()
+    if len(verified_name) > 140:
+        raise ValidationFailed(
+            details={"fields": {"verified_name": ["at most 140 characters"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = locked.verified_name
+        if before == verified_name:
+            return locked
+        locked.verified_name = verified_name
+        locked.save(update_fields=["verified_name"])
+        audit_record(
+            actor=actor,
+            action="player.verified_name_changed",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"verified_name": before},
+            after={"verified_name": verified_name},
             reason=reason,
         )
     return locked

@@ -6,10 +6,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casino import apis as casino_apis
+from casino import apis_exclusions as exclusion_apis
 from payments.deposits import apis as payments_apis
 from payments.webhooks import apis as webhook_apis
 from payments.withdrawals import apis as withdrawal_apis
 from wallet import apis as wallet_apis
+from wallet import apis_responsible_gambling as rg_apis
 
 api_v1 = [
     path(
@@ -73,6 +75,34 @@ api_v1 = [
         payments_apis.DepositDetailApi.as_view(),
         name="deposit-detail",
     ),
+    # --- issue 13: responsible gambling (docs/api.md) ---
+    path(
+        "responsible-gambling",
+        rg_apis.ResponsibleGamblingApi.as_view(),
+        name="responsible-gambling",
+    ),
+    path(
+        "responsible-gambling/deposit-limits/<str:currency>/<str:period>",
+        rg_apis.DepositLimitSetApi.as_view(),
+        name="deposit-limit-set",
+    ),
+    path(
+        "responsible-gambling/deposit-limits/<str:currency>/<str:period>/confirm",
+        rg_apis.DepositLimitConfirmApi.as_view(),
+        name="deposit-limit-confirm",
+    ),
+    path(
+        "responsible-gambling/time-out",
+        exclusion_apis.PlayerTimeOutApi.as_view(),
+        name="player-time-out",
+    ),
+    path(
+        "responsible-gambling/self-exclusion",
+        exclusion_apis.PlayerSelfExclusionApi.as_view(),
+        name="player-self-exclusion",
+    ),
+    path("play-access", exclusion_apis.PlayAccessApi.as_view(), name="play-access"),
+    # --- end issue 13 ---
     path(
         "webhooks/stripe/<str:endpoint_id>/",
         webhook_apis.StripeWebhookApi.as_view(),

@@ -21,7 +21,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from casino.models import Player
-from casino.services import player_set_kyc_status, player_set_status
+from casino.services import (
+    player_set_kyc_status,
+    player_set_status,
+    player_set_verified_name,
+)
 from common.actors import Actor
 from common.currency import format_money, to_minor
 from common.dberrors import atomic_action
@@ -31,6 +35,7 @@ from crm.admin_gate import crm_refusal, refusal_response
 from crm.models import Consent, Note, Tag
 from crm.player_360 import crm_panel, limits_and_flags, money_records
 from tenants.admin import TenantFilter, TenantScopedAdmin, is_operator, reason_action
+from wallet.admin_compliance import player_protection_html
 from wallet.models import Hold
 from wallet.selectors import balance_list, player_entry_list
 from wallet.services import adjustment_create
@@ -49,11 +54,11 @@ class PlayerChangeForm(forms.ModelForm):
 
     class Meta:
         model = Player
-        fields = ["status", "kyc_status"]
+        fields = ["status", "kyc_status", "verified_name"]
 
     def clean(self):
         cleaned = super().clean()
-        changed = {"status", "kyc_status"} & set(self.changed_data)
+        changed = {"status", "kyc_status", "verified_name"} & set(self.changed_data)
         if changed and not (cleaned.get("change_reason") or "").strip():
             self.add_error("change_reason", "A reason is required for this change.")
         return cleaned
@@ -135,6 +140,7 @@ class PlayerAdmin(TenantScopedAdmin):
         "payments",
         "limits",
         "recent_ledger",
+        "player_protection",
     ]
     fieldsets = [
         (
@@ -156,8 +162,18 @@ class PlayerAdmin(TenantScopedAdmin):
         ("Recent ledger lines", {"fields": ["recent_ledger"]}),
         (
             "Status (changes are audited)",
-            {"fields": ["status", "kyc_status", "withdrawals_frozen", "change_reason"]},
+            {
+                "fields": [
+                    "status",
+                    "kyc_status",
+                    "verified_name",
+                    "withdrawals_frozen",
+                    "change_reason",
+                ]
+            },
         ),
+        # Issue 13: read-only; only the player sets limits and exclusions.
+        ("Player protection and AML", {"fields": ["player_protection"]}),
     ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -258,6 +274,10 @@ class PlayerAdmin(TenantScopedAdmin):
             "admin/casino/player/ledger.html", {"rows": rows, "ledger_url": ledger_url}
         )
 
+    @admin.display(description="Limits, exclusions, risk flags")
+    def player_protection(self, obj: Player) -> str:
+        return player_protection_html(obj)
+
     # --- audited changes -----------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
@@ -269,6 +289,10 @@ class PlayerAdmin(TenantScopedAdmin):
         if "kyc_status" in form.changed_data:
             player_set_kyc_status(
                 actor=actor, player=obj, kyc_status=obj.kyc_status, reason=reason
+            )
+        if "verified_name" in form.changed_data:
+            player_set_verified_name(
+                actor=actor, player=obj, verified_name=obj.verified_name, reason=reason
             )
 
     def _set_status(self, request, queryset, status: str, title: str):

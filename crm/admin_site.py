@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from casino.admin_site import OperatorAdminSite
-from common.currency import to_major
+from common.currency import format_money
 from crm.selectors import attention_today
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 
@@ -42,9 +42,7 @@ class BackOfficeAdminSite(OperatorAdminSite):
         extra = {
             "attention": attention,
             "oldest_withdrawal_amount": (
-                f"{to_major(oldest.amount_minor, oldest.currency)} {oldest.currency}"
-                if oldest
-                else ""
+                format_money(oldest.amount_minor, oldest.currency) if oldest else ""
             ),
             **(extra_context or {}),
         }

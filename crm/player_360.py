@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from casino.models import Player
-from common.currency import to_major
+from common.currency import format_money
 from crm.models import Consent, Note, Tag
 from crm.selectors import (
     consent_list,
@@ -27,9 +27,7 @@ RECENT = 10
 
 
 def money(amount_minor: int | None, currency: str) -> str:
-    if amount_minor is None or not currency:
-        return "—"
-    return f"{to_major(amount_minor, currency)} {currency}"
+    return format_money(amount_minor, currency) if currency else "—"
 
 
 def money_records(*, player: Player) -> dict:

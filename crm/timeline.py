@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditEvent
 from casino.models import Player
-from common.currency import to_major
+from common.currency import format_money
 from crm.models import CampaignSend, Note, PlayerTagChange
 from wallet.models import Deposit, Entry, JournalTransaction, Withdrawal
 
@@ -43,8 +43,7 @@ ACCOUNT_EVENTS = {
 }
 
 
-def money(amount_minor: int, currency: str) -> str:
-    return f"{to_major(amount_minor, currency)} {currency}"
+money = format_money
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,11 @@ def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
                 display_name="Dana Demo",
             )
         if player.kyc_status != Player.KycStatus.VERIFIED:
-            # No KYC flow exists yet; the demo player is verified by fiat, on record.
+            # No KYC flow exists yet; the demo player is verified by fiat, on record,
+            # with the name the closed-loop payout checks the bank account against.
             Player.objects.filter(pk=player.pk).update(
-                kyc_status=Player.KycStatus.VERIFIED
+                kyc_status=Player.KycStatus.VERIFIED,
+                verified_name=DEMO_IBAN["holder_name"],
             )
             audit_record(
                 actor=SEED,
@@ -89,7 +91,10 @@ def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
                 tenant_id=tenant.pk,
                 target=player,
                 before={"kyc_status": player.kyc_status},
-                after={"kyc_status": Player.KycStatus.VERIFIED},
+                after={
+                    "kyc_status": Player.KycStatus.VERIFIED,
+                    "verified_name": DEMO_IBAN["holder_name"],
+                },
                 reason="withdrawal demo",
             )
             player.refresh_from_db()

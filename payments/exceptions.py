@@ -123,3 +123,15 @@ class PayoutOutcomeMustBeAsked(ApplicationError):
         "This payout went through a PSP: ask the PSP for its outcome instead of "
         "marking it by hand."
     )
+
+
+# --- issue 13: closed-loop payouts (docs/compliance.md) ---------------------------------
+
+
+class WithdrawalPayoutNameMismatch(ApplicationError):
+    code = "WITHDRAWAL_PAYOUT_NAME_MISMATCH"
+    http_status = 422
+    default_message = (
+        "The bank account's holder name does not match the player's verified name; "
+        "the part that cannot go back to the deposit methods cannot be paid there."
+    )

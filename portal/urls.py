@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal import views
+from portal import views_responsible_gambling as rg_views
 
 app_name = "portal"
 
@@ -23,5 +24,10 @@ urlpatterns = [
         "withdrawals/<int:withdrawal_id>/cancel/",
         views.withdrawal_cancel_view,
         name="withdrawal-cancel",
+    ),
+    path(  # issue 13
+        "safer-gambling/",
+        rg_views.responsible_gambling,
+        name="responsible-gambling",
     ),
 ]

@@ -20,7 +20,7 @@ from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
 from common.text import reject_control_characters_multiline
 from tenants.features import tenant_features_init
-from tenants.models import Tenant, TenantDomain, TenantPolicy
+from tenants.models import Operator, Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
 
@@ -313,6 +313,7 @@ class TenantAdmin(TenantScopedAdmin):
             "default_currency",
             "allowed_currencies",
             "operators",
+            "operator",
             "created_at",
         ]
 
@@ -379,3 +380,38 @@ class TenantAdmin(TenantScopedAdmin):
                     policy=policy,
                     before=befores[policy.pk],
                 )
+
+
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    """The licensee behind brands (issue 13): platform staff only, audited."""
+
+    list_display = ["slug", "name", "exclusion_covers_all_brands"]
+    search_fields = ["slug", "name"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        before = model_snapshot(Operator.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=Actor.for_user(request.user),
+            action="operator.updated" if change else "operator.created",
+            tenant_id=None,
+            target=obj,
+            before=before,
+            after=model_snapshot(obj),
+        )

@@ -115,3 +115,44 @@ class DepositNotFound(ApplicationError):
     code = "DEPOSIT_NOT_FOUND"
     http_status = 404
     default_message = "No such deposit for this player and brand."
+
+
+# --- issue 13: player deposit limits and maker-checker (docs/compliance.md) -------------
+
+
+class PlayerDepositLimitExceeded(ApplicationError):
+    code = "PLAYER_DEPOSIT_LIMIT_EXCEEDED"
+    http_status = 422
+    default_message = "This deposit would go over a deposit limit you set."
+
+
+class DepositLimitCoolingOff(_RetryAfterMixin, ApplicationError):
+    code = "DEPOSIT_LIMIT_COOLING_OFF"
+    http_status = 409
+    default_message = (
+        "A higher deposit limit or its removal can be confirmed only after the "
+        "24-hour cooling-off period."
+    )
+
+
+class DepositLimitNoPendingChange(ApplicationError):
+    code = "DEPOSIT_LIMIT_NO_PENDING_CHANGE"
+    http_status = 409
+    default_message = "There is no pending deposit limit change to confirm."
+
+
+class WithdrawalCancelNotAllowed(ApplicationError):
+    code = "WITHDRAWAL_CANCEL_NOT_ALLOWED"
+    http_status = 403
+    default_message = (
+        "This brand does not let players cancel a withdrawal; contact support."
+    )
+
+
+class WithdrawalSecondApproverRequired(ApplicationError):
+    code = "WITHDRAWAL_SECOND_APPROVER_REQUIRED"
+    http_status = 409
+    default_message = (
+        "This withdrawal needs a second approval by another operator than the one "
+        "who approved it first."
+    )

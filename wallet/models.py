@@ -375,6 +375,15 @@ class Withdrawal(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    # Issue 13, maker-checker: the first of two operators above the tenant's amount.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
     # Set from the policy clock (common.clock), so windows are testable.
     requested_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -565,3 +574,110 @@ class Deposit(models.Model):
             self.State.FAILED,
             self.State.EXPIRED,
         )
+
+
+class PlayerDepositLimit(models.Model):
+    """A deposit limit the player set on themselves (issue 13, UKGC RTS 12).
+
+    ``amount_minor`` is the limit in force. A lower amount replaces it at once; a
+    higher one or a removal waits in ``pending_*`` until the cooling-off has passed
+    (``pending_available_at``) and the player confirms it again. Operators read these
+    rows and never write them."""
+
+    class Period(models.TextChoices):
+        DAY = "day", "Daily"
+        WEEK = "week", "Weekly"
+        MONTH = "month", "Monthly"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="deposit_limits"
+    )
+    currency = models.CharField(max_length=3)
+    period = models.CharField(max_length=8, choices=Period.choices)
+    amount_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="The limit in force; empty = none."
+    )
+    pending_amount_minor = models.BigIntegerField(null=True, blank=True)
+    pending_removal = models.BooleanField(default=False)
+    pending_requested_at = models.DateTimeField(null=True, blank=True)
+    pending_available_at = models.DateTimeField(
+        null=True, blank=True, help_text="Cooling-off end: confirmable from then."
+    )
+    updated_at = models.DateTimeField(help_text="From the policy clock.")
+
+    class Meta:
+        ordering = ["currency", "period"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "currency", "period"],
+                name="player_deposit_limit_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__isnull=True) | Q(amount_minor__gte=0),
+                name="player_deposit_limit_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_period_display()} {self.currency} limit of {self.player_id}"
+
+    @property
+    def has_pending_change(self) -> bool:
+        return self.pending_available_at is not None
+
+
+class PlayerRiskFlag(models.Model):
+    """An open AML or affordability concern about a player (issue 13). While any
+    flag is open every withdrawal of the player waits for an operator; an operator
+    clears it with a reason once the checks are done."""
+
+    class Kind(models.TextChoices):
+        DUE_DILIGENCE = "due_diligence", "Customer due diligence threshold"
+        AFFORDABILITY = "affordability", "Affordability check"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="risk_flags"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField(help_text="From the policy clock.")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    clear_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            # One open flag per kind and currency: concurrent raisers cannot double it.
+            models.UniqueConstraint(
+                fields=["player", "kind", "currency"],
+                condition=Q(cleared_at__isnull=True),
+                name="player_risk_flag_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "cleared_at", "-raised_at"], name="risk_flag_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.currency}) on player {self.player_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None

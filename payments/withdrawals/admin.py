@@ -26,6 +26,7 @@ from common.currency import format_money, format_money_html
 from common.errors import ApplicationError
 from payments.providers.registry import provider_operator_settles_payouts
 from payments.reconciliation import payout_attempt_settle
+from payments.withdrawals.closed_loop import withdrawal_payout_plan
 from payments.withdrawals.manual import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
@@ -38,6 +39,7 @@ from payments.withdrawals.services import (
 from tenants.admin import TenantScopedAdmin, is_operator
 from tenants.selectors import tenant_list_for_operator
 from tenants.services import tenant_policy_get
+from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.models import PayoutAttempt, Withdrawal
 from wallet.selectors import balance_list, player_entry_list, withdrawal_list
 
@@ -110,28 +112,60 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SecondApprovalFilter(admin.SimpleListFilter):
+    """Issue 13: the checker's queue, withdrawals one operator approved already."""
+
+    title = "maker-checker"
+    parameter_name = "second_approval"
+
+    def lookups(self, request, model_admin):
+        return [("awaiting", "awaiting a second approval")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "awaiting":
+            return queryset.filter(
+                state=Withdrawal.State.REQUESTED, first_approved_by__isnull=False
+            )
+        return queryset
+
+
 def risk_flags(withdrawal: Withdrawal) -> list[str]:
-    """What an operator should look at twice before approving."""
-    player = withdrawal.player
-    flags = []
-    if player.withdrawals_frozen:
-        flags.append("Withdrawals frozen on this player (e.g. after a chargeback).")
-    if not player.is_active:
-        flags.append("Player account is blocked.")
-    if player.kyc_status != player.KycStatus.VERIFIED:
-        flags.append(f"KYC is {player.get_kyc_status_display().lower()}.")
-    if clock.now() - player.created_at < timedelta(days=7):
-        flags.append("Account younger than 7 days.")
-    recent = Withdrawal.objects.filter(
-        player=player, requested_at__gt=clock.now() - timedelta(hours=24)
-    ).count()
-    if recent > 3:
-        flags.append(f"{recent} withdrawal requests in the last 24 hours.")
+    """What an operator should look at twice before approving: the same reasons that
+    kept the withdrawal from auto-approval (issue 13), read without writing."""
+    flags = withdrawal_review_reasons(
+        player=withdrawal.player,
+        currency=withdrawal.currency,
+        amount_minor=withdrawal.amount_minor,
+        evaluate=False,
+    )
     if withdrawal.attempts.filter(state=PayoutAttempt.State.UNKNOWN).exists():
         flags.append(
             "A payout attempt's outcome is unknown: check the bank before marking it."
         )
     return flags
+
+
+def payout_plan_rows(withdrawal: Withdrawal) -> dict:
+    """The closed-loop split (issue 13) as the review page shows it."""
+    plan = withdrawal_payout_plan(withdrawal=withdrawal)
+    currency = plan.currency
+    return {
+        "legs": [
+            {
+                "kind": "Refund to deposit"
+                if leg.kind == "refund"
+                else "Bank transfer",
+                "deposit_id": leg.deposit_id,
+                "provider": leg.provider,
+                "amount": format_money(leg.amount_minor, currency),
+            }
+            for leg in plan.legs
+        ],
+        "bank_name_matches": plan.bank_name_matches,
+        "payable": plan.payable,
+        "first_approved_by": withdrawal.first_approved_by,
+        "first_approved_at": withdrawal.first_approved_at,
+    }
 
 
 class WithdrawalAdmin(TenantScopedAdmin):
@@ -146,7 +180,14 @@ class WithdrawalAdmin(TenantScopedAdmin):
         "auto_approved",
         "requested_at",
     ]
-    list_filter = ["state", OperatorTenantFilter, AmountFilter, AgeFilter, "currency"]
+    list_filter = [
+        "state",
+        OperatorTenantFilter,
+        AmountFilter,
+        AgeFilter,
+        "currency",
+        SecondApprovalFilter,
+    ]
     search_fields = ["player__email"]
     list_select_related = ["tenant", "player"]
     ordering = ["-id"]
@@ -252,6 +293,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
             "operator_settles": latest is not None
             and provider_operator_settles_payouts(latest.provider),
             "risk_flags": risk_flags(withdrawal),
+            "payout_plan": payout_plan_rows(withdrawal),
             "may_review": self.may_review(request),
             "retry_limit": policy.payout_retry_limit,
             "retries_used": max(0, len(attempts) - 1),
@@ -309,10 +351,14 @@ class WithdrawalAdmin(TenantScopedAdmin):
             return f"Asked {finding.provider}: {finding.outcome} ({finding.detail})."
         with transaction.atomic(durable=True):
             if action == "approve":
-                _, changed = withdrawal_review_approve(
+                approved, changed = withdrawal_review_approve(
                     withdrawal=withdrawal, actor=actor
                 )
-                done = "Approved; the payout is pending."
+                done = (
+                    "First approval recorded; a second operator must approve."
+                    if approved.state == Withdrawal.State.REQUESTED
+                    else "Approved; the payout is pending."
+                )
             elif action == "reject":
                 _, changed = withdrawal_review_reject(
                     withdrawal=withdrawal, actor=actor, reason=post.get("reason", "")

@@ -33,6 +33,7 @@ from payments.providers.registry import (
 )
 from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_payout
+from payments.withdrawals.closed_loop import withdrawal_payout_name_check
 from tenants.features import tenant_provider_require
 from wallet.exceptions import (
     PaymentCooldownActive,
@@ -114,8 +115,9 @@ def withdrawal_review_approve(
     """An operator approves: requested → approved → payout_pending, dispatched after
     commit. Joins the caller's transaction; a repeat changes nothing."""
     with transaction.atomic(savepoint=False):
+        withdrawal_payout_name_check(withdrawal=withdrawal)  # issue 13: closed loop
         withdrawal, changed = withdrawal_approve(withdrawal=withdrawal, actor=actor)
-        if changed:
+        if changed and withdrawal.state == Withdrawal.State.APPROVED:
             _payout_start(withdrawal=withdrawal, actor=actor)
             withdrawal.refresh_from_db()
     return withdrawal, changed

@@ -13,6 +13,7 @@ from casino.services import player_set_status
 from common.actors import Actor
 from tenants.models import Tenant
 from tests.adyen.factories import adyen_rows
+from tests.compliance.helpers import compliance_rows
 from tests.crm.factories import crm_rows
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
 from tests.payments.factories import payment_rows
@@ -71,6 +72,7 @@ def _brand(slug: str) -> Brand:
     payment_rows(tenant, payee)
     adyen_rows(tenant, payee)
     crm_rows(tenant, player, operator)
+    compliance_rows(tenant)
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

@@ -78,7 +78,7 @@ def test_the_queue_search_by_email_excludes_others():
 
 
 def test_the_review_page_shows_balances_kyc_flags_and_ledger_but_not_the_iban():
-    player = verified_player(balance_minor=10_000)
+    player = verified_player(balance_minor=10_000, age_days=0)
     withdrawal = withdrawal_requested(player, 2_500)
     response = operator_client(withdrawal.tenant).get(page(withdrawal))
     html = response.content.decode()
@@ -255,6 +255,11 @@ def policy_form(tenant, **overrides) -> dict:
         "policy-0-auto_approve_thresholds": "{}",
         "policy-0-withdrawal_velocity_max_requests": "",
         "policy-0-withdrawal_velocity_window_seconds": "3600",
+        "policy-0-aml_cdd_thresholds": '{"EUR": 200000}',
+        "policy-0-aml_cdd_window_days": "30",
+        "policy-0-affordability_thresholds": '{"GBP": 15000}',
+        "policy-0-maker_checker_thresholds": '{"EUR": 500000}',
+        "policy-0-player_may_cancel_withdrawal": "on",
         "domains-TOTAL_FORMS": "0",
         "domains-INITIAL_FORMS": "0",
         "domains-MIN_NUM_FORMS": "0",

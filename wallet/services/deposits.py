@@ -19,6 +19,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.idempotency import request_fingerprint
+from wallet.compliance.risk import aml_after_deposit
 from wallet.models import (
     Account,
     Deposit,
@@ -350,6 +351,7 @@ def deposit_complete(
         _deposit_audit(
             actor=actor, deposit=deposit, action="deposit.completed", before=before
         )
+        aml_after_deposit(player=deposit.player, currency=deposit.currency)
     return deposit
 
 

@@ -18,6 +18,7 @@ from common.errors import ValidationFailed
 from tenants.exceptions import CurrencyNotAllowed, ModuleTemporarilyDisabled
 from tenants.policies import InvalidPolicyValue, policy_amount
 from tenants.services import tenant_policy_get
+from wallet.compliance.deposit_limits import deposit_gate_check
 from wallet.exceptions import (
     KycRequiredForWithdrawal,
     LimitExceeded,
@@ -230,6 +231,8 @@ def deposit_policy_check(
         amount_minor=amount_minor,
         pending_minor=pending_minor,
     )
+    # Issue 13: exclusions and the player's own limits, under the same lock.
+    deposit_gate_check(player=player, currency=currency, amount_minor=amount_minor)
 
 
 def withdrawal_policy_check(

@@ -25,6 +25,11 @@ from common.errors import (
 )
 from tenants.features import tenant_feature_enabled
 from tenants.services import tenant_policy_get
+from wallet.compliance.approvals import (
+    withdrawal_cancel_allowed_check,
+    withdrawal_first_approval_record,
+)
+from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.destinations import (
     destination_encrypt,
     destination_mask,
@@ -166,6 +171,14 @@ def withdrawal_request(
             reference=f"withdrawal:{withdrawal.pk}",
         )
         withdrawal.save(update_fields=["hold", "updated_at"])
+        # Issue 13: any risk flag sends it to review, whatever the amount.
+        review_reasons = withdrawal_review_reasons(
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            holder_name=normalized["holder_name"],
+            now=now,
+        )
         audit_record(
             actor=actor,
             action="withdrawal.requested",
@@ -176,12 +189,17 @@ def withdrawal_request(
                 "amount_minor": amount_minor,
                 "currency": currency,
                 "destination": withdrawal.destination_masked,
+                "review_reasons": review_reasons,
             },
         )
-        if tenant_feature_enabled(
-            tenant=player.tenant_id, feature="withdrawals_auto_approve"
-        ) and withdrawal_auto_approvable(
-            policy=policy, currency=currency, amount_minor=amount_minor
+        if (
+            not review_reasons
+            and tenant_feature_enabled(
+                tenant=player.tenant_id, feature="withdrawals_auto_approve"
+            )
+            and withdrawal_auto_approvable(
+                policy=policy, currency=currency, amount_minor=amount_minor
+            )
         ):
             _withdrawal_move(withdrawal, W.APPROVED)
             withdrawal.auto_approved = True
@@ -213,6 +231,10 @@ def withdrawal_approve(
         locked = _withdrawal_lock(withdrawal)
         if locked.state in (W.APPROVED, W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
             return locked, False
+        if locked.state == W.REQUESTED and withdrawal_first_approval_record(
+            withdrawal=locked, actor=actor
+        ):
+            return locked, True  # issue 13: awaits a second operator
         before = _withdrawal_move(locked, W.APPROVED)
         locked.reviewed_by_id = actor.user_id
         locked.reviewed_at = clock.now()
@@ -279,6 +301,8 @@ def withdrawal_cancel(
 ) -> tuple[Withdrawal, bool]:
     """The player takes back a withdrawal still awaiting review (requested →
     canceled, hold voided). Locks the withdrawal row; a repeat is a no-op."""
+    # Issue 13: cancel-while-requested is the brand's choice; never once approved.
+    withdrawal_cancel_allowed_check(withdrawal=withdrawal)
     return _withdrawal_release(
         withdrawal=withdrawal,
         actor=actor,

@@ -25,7 +25,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from casino.models import Player
-from casino.services import player_register, player_set_kyc_status, player_set_status
+from casino.services import (
+    player_register,
+    player_set_kyc_status,
+    player_set_status,
+    player_set_verified_name,
+)
 from common.actors import Actor
 from payments.providers.stripe.provider import simulator_enabled
 from payments.simulator.deposits import simulated_deposit_pay
@@ -35,7 +40,7 @@ from payments.withdrawals.services import (
     withdrawal_review_reject,
     withdrawal_submit,
 )
-from tenants.models import Tenant
+from tenants.models import Operator, Tenant
 from tenants.services import tenant_create
 from wallet import services as wallet
 from wallet.models import PayoutAttempt, Withdrawal
@@ -121,6 +126,7 @@ DEMO = (
 
 
 # A valid test IBAN (checksum passes); demo data only.
+DEMO_LICENSEE = ("stellar-gaming", "Stellar Gaming Ltd")
 DEMO_IBAN = {"type": "iban", "iban": "DE89370400440532013000", "holder_name": "Demo"}
 
 
@@ -150,7 +156,19 @@ class Command(BaseCommand):
                 operator = self._operator(demo, tenant)
             for demo_player in demo.players:
                 self._player(tenant, operator, demo_player)
+        self._licensee()
         self._print_logins(options["base_url"].rstrip("/"))
+
+    def _licensee(self) -> None:
+        """Issue 13: both demo brands belong to one operator that shares exclusions,
+        so alice's time-out on Aurora also closes play for alice on Nebula."""
+        licensee, _ = Operator.objects.get_or_create(
+            slug=DEMO_LICENSEE[0],
+            defaults={"name": DEMO_LICENSEE[1], "exclusion_covers_all_brands": True},
+        )
+        Tenant.objects.filter(slug__in=[demo.slug for demo in DEMO]).update(
+            operator=licensee
+        )
 
     # --- people --------------------------------------------------------------------
 
@@ -224,6 +242,14 @@ class Command(BaseCommand):
                     reason="Demo data",
                 )
                 player.refresh_from_db()
+            if demo.kyc_status == Player.KycStatus.VERIFIED:
+                # Issue 13: bank payouts go only to the verified name (closed loop).
+                player_set_verified_name(
+                    actor=staff,
+                    player=player,
+                    verified_name=DEMO_IBAN["holder_name"],
+                    reason="Demo data",
+                )
         if demo.rejected_withdrawal:
             withdrawal = self._withdrawal(player, demo.rejected_withdrawal, key, 1)
             with transaction.atomic(durable=True):
