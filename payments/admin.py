@@ -15,6 +15,7 @@ from common.actors import Actor
 from common.currency import exponent_of, to_major, to_minor
 from common.errors import ApplicationError
 from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
+from payments.providers.registry import provider_filter
 from payments.refunds import refund_request, refundable_minor
 from payments.services import (
     payment_route_delete,
@@ -23,7 +24,7 @@ from payments.services import (
     psp_config_save,
     webhook_reprocess,
 )
-from tenants.admin import TenantScopedAdmin
+from tenants.admin import CurrencyFilter, TenantScopedAdmin
 from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
 
@@ -188,8 +189,9 @@ class WebhookInboxAdmin(TenantScopedAdmin):
         "status",
         "deposit_id",
     ]
-    list_filter = ["status", "provider", "event_type"]
-    search_fields = ["event_id", "=deposit_id"]
+    list_filter = ["status", provider_filter()]
+    # event_type is searched, not filtered: its values are open-ended per PSP.
+    search_fields = ["event_id", "=event_type", "=deposit_id"]
     actions = ["reprocess"]
     fields = [
         "tenant",
@@ -246,7 +248,7 @@ class DepositAdmin(TenantScopedAdmin):
         "state",
         "needs_review",
     ]
-    list_filter = ["state", "needs_review", "provider", "currency"]
+    list_filter = ["state", "needs_review", provider_filter(), CurrencyFilter]
     search_fields = ["=id", "provider_reference", "payment_reference"]
     raw_id_fields = ["player", "credit_transaction"]
 
@@ -307,7 +309,10 @@ class PaymentRouteAdmin(TenantScopedAdmin):
         "deposit_provider",
         "payout_provider",
     ]
-    list_filter = ["deposit_provider", "payout_provider"]
+    list_filter = [
+        provider_filter("deposit_provider", "deposit provider"),
+        provider_filter("payout_provider", "payout provider"),
+    ]
 
     @admin.display(description="currency")
     def currency_or_default(self, obj):
@@ -373,7 +378,7 @@ class RefundAdmin(TenantScopedAdmin):
         "state",
         "provider_reference",
     ]
-    list_filter = ["state", "provider", "currency"]
+    list_filter = ["state", provider_filter(), CurrencyFilter]
     search_fields = ["=deposit__id", "provider_reference"]
     raw_id_fields = ["deposit"]
 
@@ -432,6 +437,6 @@ class DisputeAdmin(TenantScopedAdmin):
         "currency",
         "updated_at",
     ]
-    list_filter = ["stage", "provider"]
+    list_filter = ["stage", provider_filter()]
     search_fields = ["=deposit__id", "payment_reference"]
     raw_id_fields = ["deposit"]

@@ -29,7 +29,7 @@ from payments.providers.manual.operations import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
 )
-from tenants.admin import TenantScopedAdmin, is_operator
+from tenants.admin import CurrencyFilter, TenantScopedAdmin, is_operator
 from tenants.selectors import tenant_list_for_operator
 from tenants.services import tenant_policy_get
 from wallet.models import PayoutAttempt, Withdrawal
@@ -141,7 +141,13 @@ class WithdrawalAdmin(TenantScopedAdmin):
         "auto_approved",
         "requested_at",
     ]
-    list_filter = ["state", OperatorTenantFilter, AmountFilter, AgeFilter, "currency"]
+    list_filter = [
+        "state",
+        OperatorTenantFilter,
+        AmountFilter,
+        AgeFilter,
+        CurrencyFilter,
+    ]
     search_fields = ["player__email"]
     list_select_related = ["tenant", "player"]
     ordering = ["-id"]

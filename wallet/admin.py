@@ -20,7 +20,7 @@ from tenants.admin import (
     reason_action,
 )
 from wallet.models import Account, Entry, Hold, JournalTransaction
-from wallet.selectors import account_balance
+from wallet.selectors import account_balance, accounts_with_derived_balance
 from wallet.services import transaction_reverse
 
 
@@ -54,6 +54,10 @@ class AccountAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     search_help_text = "An account id or a player id."
     raw_id_fields = ["player"]
     readonly_fields = ["balance"]
+
+    def get_queryset(self, request):
+        # System balances in the same query as the rows: checkpoint + entries since.
+        return accounts_with_derived_balance(super().get_queryset(request))
 
     def get_search_results(self, request, queryset, search_term):
         if search_term.strip() and not search_term.strip().isdigit():

@@ -104,3 +104,12 @@ class DepositNotFound(ApplicationError):
     code = "DEPOSIT_NOT_FOUND"
     http_status = 404
     default_message = "No such deposit for this player and brand."
+
+
+# --- reconciliation findings (issue 12) --------------------------------------------------
+
+
+class FindingReasonRequired(ApplicationError):
+    code = "FINDING_REASON_REQUIRED"
+    http_status = 400
+    default_message = "Resolving or dismissing a finding needs a reason."

@@ -56,3 +56,11 @@ from wallet.services.withdrawals import (  # noqa: F401
     withdrawal_request,
     withdrawal_retry_blocked_record,
 )
+from wallet.services.findings import (  # noqa: F401, E402
+    FindingSpec,
+    finding_dismiss,
+    finding_record,
+    finding_resolve,
+    findings_record,
+)
+from wallet.services.checkpoints import account_checkpoints_take  # noqa: F401, E402
