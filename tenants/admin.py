@@ -317,7 +317,6 @@ class TenantAdmin(TenantScopedAdmin):
 # tenants; registering it from here keeps the dependency direction.
 from tenants import admin_audit  # noqa: E402, F401
 
-
 # Django's own user and group admins, with the same bounded changelist count.
 admin.site.unregister(User)
 admin.site.unregister(Group)

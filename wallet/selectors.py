@@ -16,9 +16,9 @@ from wallet.models import (
     AccountCheckpoint,
     Deposit,
     Entry,
+    Finding,
     Hold,
     JournalTransaction,
-    Finding,
     PayoutAttempt,
     Withdrawal,
 )

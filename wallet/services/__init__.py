@@ -7,6 +7,7 @@
 - ``deposits``: the deposit state machine and PSP refunds/chargebacks.
 """
 
+from wallet.services.checkpoints import account_checkpoints_take  # noqa: F401, E402
 from wallet.services.deposits import (  # noqa: F401
     deposit_chargeback_record,
     deposit_chargeback_reverse,
@@ -19,6 +20,13 @@ from wallet.services.deposits import (  # noqa: F401
     deposit_refund_record,
     deposit_refund_reverse,
     player_withdrawals_freeze,
+)
+from wallet.services.findings import (  # noqa: F401, E402
+    FindingSpec,
+    finding_dismiss,
+    finding_record,
+    finding_resolve,
+    findings_record,
 )
 from wallet.services.ledger import (  # noqa: F401
     PostingLine,
@@ -56,11 +64,3 @@ from wallet.services.withdrawals import (  # noqa: F401
     withdrawal_request,
     withdrawal_retry_blocked_record,
 )
-from wallet.services.findings import (  # noqa: F401, E402
-    FindingSpec,
-    finding_dismiss,
-    finding_record,
-    finding_resolve,
-    findings_record,
-)
-from wallet.services.checkpoints import account_checkpoints_take  # noqa: F401, E402
