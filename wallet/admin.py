@@ -238,4 +238,4 @@ class HoldAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
 
 # The player admin shows the player's money, so it lives with the ledger (casino may
 # not import wallet); importing it here registers it when the admin autodiscovers.
-from wallet import admin_players  # noqa: E402, F401
+from wallet import admin_findings, admin_players  # noqa: E402, F401

@@ -18,6 +18,7 @@ from tests.payments.factories import payment_rows
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet import services as wallet
 from wallet.models import Hold
+from wallet.services import FindingSpec, finding_record
 
 SYSTEM = Actor.system("tests")
 
@@ -69,6 +70,17 @@ def _brand(slug: str) -> Brand:
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     payment_rows(tenant, payee)
     adyen_rows(tenant, payee)
+    finding_record(
+        spec=FindingSpec(
+            tenant_id=tenant.pk,
+            code="missing_in_ledger",
+            severity="critical",
+            object_type="psp_row",
+            object_ref=f"{slug}:psp-ref",
+            details={},
+        ),
+        source="reconcile_psp",
+    )
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

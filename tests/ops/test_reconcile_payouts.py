@@ -12,7 +12,7 @@ from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_ap
 from payments.reconciliation import payouts_reconcile
 from payments.services import psp_config_ensure_simulated
 from tests.adyen.factories import adyen_psp_config
-from tests.ops.conftest import run, run_failing
+from tests.ops.conftest import run, run_alerting, run_failing
 from tests.withdrawals.factories import (
     OPERATOR,
     latest_attempt,
@@ -158,7 +158,7 @@ def test_unknown_outcome_without_a_transfer_id_is_reported_for_an_operator(
     attempt = latest_attempt(withdrawal)
     assert attempt.state == PayoutAttempt.State.UNKNOWN
 
-    out = run("reconcile_payouts")  # unknown outcomes are looked at at any age
+    out = run_alerting("reconcile_payouts")  # unknown outcomes are looked at at any age
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
