@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "wallet",
     "payments",
     "portal",
+    "reconciliation",  # issue 12: settlement imports, finance dashboard, reports
 ]
 
 MIDDLEWARE = [

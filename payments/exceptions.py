@@ -120,3 +120,11 @@ class RefundExceedsRefundable(ApplicationError):
     code = "REFUND_EXCEEDS_REFUNDABLE"
     http_status = 422
     default_message = "The refund is larger than what is left to refund on the deposit."
+
+
+class SettlementFileInvalid(ApplicationError):
+    """A settlement report that is not in the PSP's export format (issue 12)."""
+
+    code = "SETTLEMENT_FILE_INVALID"
+    http_status = 400
+    default_message = "The file is not a settlement report this PSP exports."

@@ -21,12 +21,14 @@ from wallet.services.deposits import (  # noqa: F401
     deposit_refund_reverse,
     player_withdrawals_freeze,
 )
+from wallet.services.fees import psp_fee_post  # noqa: F401, E402
 from wallet.services.findings import (  # noqa: F401, E402
     FindingSpec,
     finding_dismiss,
     finding_record,
     finding_resolve,
     findings_record,
+    findings_record_bulk,
 )
 from wallet.services.ledger import (  # noqa: F401
     PostingLine,

@@ -9,7 +9,7 @@ operator decided it is acceptable) but its sightings are still counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,3 +138,65 @@ def finding_dismiss(*, finding: Finding, actor: Actor, reason: str) -> Finding:
     return _close(
         finding=finding, actor=actor, reason=reason, status=Finding.Status.DISMISSED
     )
+
+
+def findings_record_bulk(
+    *, specs: Sequence[FindingSpec], source: str
+) -> tuple[int, int]:
+    """``findings_record`` for many at once (a settlement file's chunk): one query to
+    find the ones already known, one insert for the new ones, one update for the
+    sightings. Returns ``(new, seen_again)``. Resolved ones seen again open again,
+    audited one by one (there are few)."""
+    if not specs:
+        return 0, 0
+    now = clock.now()
+    unique: dict[tuple, FindingSpec] = {}
+    for spec in specs:
+        unique[(spec.tenant_id, spec.code, spec.object_type, str(spec.object_ref))] = (
+            spec
+        )
+    with transaction.atomic(savepoint=False):
+        known: dict[tuple, tuple[int, str]] = {}
+        for tenant_id in {key[0] for key in unique}:
+            refs = {key[3] for key in unique if key[0] == tenant_id}
+            for pk, code, object_type, object_ref, status in Finding.objects.filter(
+                tenant_id=tenant_id, object_ref__in=refs
+            ).values_list("pk", "code", "object_type", "object_ref", "status"):
+                known[(tenant_id, code, object_type, object_ref)] = (pk, status)
+        fresh = [
+            Finding(
+                tenant_id=spec.tenant_id,
+                code=spec.code,
+                severity=spec.severity,
+                source=source,
+                object_type=spec.object_type,
+                object_ref=str(spec.object_ref),
+                details=dict(spec.details),
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            for key, spec in unique.items()
+            if key not in known
+        ]
+        # A concurrent import may insert the same finding first: skip it then.
+        Finding.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=1000)
+        seen = [pk for pk, _ in known.values()]
+        Finding.objects.filter(pk__in=seen).update(
+            last_seen_at=now, times_seen=F("times_seen") + 1
+        )
+        for key, (pk, status) in known.items():
+            if status == Finding.Status.RESOLVED:
+                Finding.objects.filter(pk=pk).update(
+                    status=Finding.Status.OPEN, resolved_at=None
+                )
+                audit_record(
+                    actor=Actor.system(source),
+                    action="finding.reopened",
+                    tenant_id=key[0],
+                    target_type="wallet.Finding",
+                    target_id=pk,
+                    before={"status": Finding.Status.RESOLVED},
+                    after={"status": Finding.Status.OPEN},
+                    reason="seen again after it was resolved",
+                )
+    return len(fresh), len(known)
