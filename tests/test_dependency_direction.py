@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["common", "audit", "tenants", "casino", "wallet", "payments"]
+LAYERS = [
+    "common",
+    "audit",
+    "tenants",
+    "casino",
+    "wallet",
+    "payments",
+    "reconciliation",
+]
 COMPOSITION_ROOT = {ROOT / "casino" / "settings.py", ROOT / "casino" / "urls.py"}
 
 

@@ -545,6 +545,10 @@ class Deposit(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="deposit_tenant_recent"),
+            # The finance dashboard's daily deposits of a brand.
+            models.Index(
+                fields=["tenant", "completed_at"], name="deposit_tenant_completed"
+            ),
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
         ]
