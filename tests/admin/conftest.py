@@ -1,6 +1,7 @@
 """Two brands with a row of every admin-registered model each, built through the
 services, and clients for an operator of each brand and a superuser."""
 
+import io
 from dataclasses import dataclass
 
 import pytest
@@ -11,10 +12,12 @@ from audit.services import audit_record
 from casino.models import Player
 from casino.services import player_set_status
 from common.actors import Actor
+from reconciliation.settlement.importing import settlement_import
 from tenants.models import Tenant
 from tests.adyen.factories import adyen_rows
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
 from tests.payments.factories import payment_rows
+from tests.reconciliation.factories import stripe_file, stripe_line
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet import services as wallet
 from wallet.models import Hold
@@ -80,6 +83,13 @@ def _brand(slug: str) -> Brand:
             details={},
         ),
         source="reconcile_psp",
+    )
+    settlement_import(
+        tenant_id=tenant.pk,
+        provider="stripe",
+        stream=io.BytesIO(stripe_file([stripe_line("transfer", gross=-100)])),
+        file_name=f"{slug}.csv",
+        actor=SYSTEM,
     )
     client = Client()
     client.force_login(operator)

@@ -1,0 +1,94 @@
+"""Time every admin changelist, the player page and the finance dashboard for an
+operator of the big brand and one of the small brand; report the median of each and
+the ratio (big / small)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from casino.models import Player
+from tenants.admin import TenantScopedAdmin
+from tenants.models import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class PageTiming:
+    page: str
+    small_ms: float
+    big_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.big_ms / self.small_ms if self.small_ms else float("inf")
+
+
+def _operator_client(tenant: Tenant) -> Client:
+    user, _ = get_user_model().objects.get_or_create(
+        username=f"bench-op-{tenant.slug}", defaults={"is_staff": True}
+    )
+    tenant.operators.add(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def bench_pages(tenant: Tenant) -> list[tuple[str, str]]:
+    """``(page name, url)`` for every page measured, for an operator of ``tenant``."""
+    pages = []
+    registry = admin.site._registry
+    for model in sorted(registry, key=lambda m: m._meta.label):
+        if not isinstance(registry[model], TenantScopedAdmin):
+            continue  # Django's user and group admins: superusers only
+        opts = model._meta
+        pages.append(
+            (
+                f"{opts.label} list",
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            )
+        )
+    player = Player.objects.filter(tenant=tenant).order_by("id").first()
+    if player is not None:
+        pages.append(
+            ("player page", reverse("admin:casino_player_change", args=[player.pk]))
+        )
+    pages.append(
+        (
+            "finance dashboard",
+            f"{reverse('admin:reconciliation_dashboard')}?tenant={tenant.pk}",
+        )
+    )
+    return pages
+
+
+def _median_ms(client: Client, url: str, rounds: int) -> float:
+    response = client.get(url)  # warm up (and check)
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}")
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def pages_benchmark(*, small: Tenant, big: Tenant, rounds: int = 5) -> list[PageTiming]:
+    clients = {small.pk: _operator_client(small), big.pk: _operator_client(big)}
+    small_pages = dict(bench_pages(small))
+    big_pages = dict(bench_pages(big))
+    return [
+        PageTiming(
+            page=name,
+            small_ms=_median_ms(clients[small.pk], small_pages[name], rounds),
+            big_ms=_median_ms(clients[big.pk], big_pages[name], rounds),
+        )
+        for name in small_pages
+        if name in big_pages
+    ]
