@@ -23,7 +23,10 @@ _replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
 
 
 def replica_configured() -> bool:
-    return REPLICA in settings.DATABASES
+    """A replica alias exists and report reads may use it (``REPLICA_READS``, on by
+    default; the test suite turns it off except in the replica tests, whose data is
+    committed before it is read)."""
+    return REPLICA in settings.DATABASES and getattr(settings, "REPLICA_READS", True)
 
 
 @contextmanager

@@ -70,3 +70,21 @@ def clock():
     policy_clock.freeze()
     yield policy_clock
     policy_clock.unfreeze()
+
+
+# --- issue 12: the read replica ---------------------------------------------------
+REQUIRE_REPLICA = os.environ.get("REQUIRE_REPLICA", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _report_reads_on_the_primary_unless_replica_test(request, settings):
+    """A test's data lives in its uncommitted transaction, which a replica cannot
+    see: report reads use the primary, except in ``@pytest.mark.replica`` tests."""
+    if "replica" in request.keywords:
+        if "replica" not in settings.DATABASES:
+            if REQUIRE_REPLICA:
+                pytest.fail("REQUIRE_REPLICA=1 but DATABASE_REPLICA_URL is not set")
+            pytest.skip("needs a streaming replica: set DATABASE_REPLICA_URL")
+        settings.REPLICA_READS = True
+    else:
+        settings.REPLICA_READS = False
