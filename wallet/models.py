@@ -545,9 +545,13 @@ class Deposit(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="deposit_tenant_recent"),
-            # The finance dashboard's daily deposits of a brand.
+            # The finance dashboard's daily deposits of a brand: completed ones only,
+            # with what the sums need, so a month of a busy brand is an index-only
+            # scan instead of a heap fetch per deposit.
             models.Index(
-                fields=["tenant", "completed_at"], name="deposit_tenant_completed"
+                fields=["tenant", "completed_at", "currency", "amount_minor"],
+                condition=Q(state="completed"),
+                name="deposit_tenant_completed",
             ),
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),

@@ -10,8 +10,9 @@ per player (each a journal transaction and two entries: 10 entries per player),
 eleven audit events per player, a withdrawal per five players, findings.
 
 ``bench_admin_pages`` builds ``bench-big`` (100,000 players: 1,000,000 entries,
-1,100,000 audit events) and ``bench-small`` (100 players: 1,000 entries), or reuses
-them when they exist.
+1,100,000 audit events, 500,000 deposits, 20,000 withdrawals and findings) and
+``bench-1k`` (100 players: 1,000 entries, 1,100 audit events, 150 withdrawals and
+findings: at least a full page everywhere), or reuses them when they exist.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tenants.services import tenant_create
 
 DEPOSITS_PER_PLAYER = 5
 AUDIT_PER_PLAYER = 11
+LISTED_AT_LEAST = 150
 
 STEPS = [
     (
@@ -136,16 +138,21 @@ STEPS = [
     (
         "withdrawals",
         """
+        WITH players AS (
+            SELECT id, row_number() OVER (ORDER BY id) - 1 AS n
+              FROM casino_player WHERE tenant_id = %(t)s
+        )
         INSERT INTO wallet_withdrawal (tenant_id, player_id, currency, amount_minor,
             state, idempotency_key, request_hash, destination_encrypted,
             destination_masked, auto_approved, rejection_reason, requested_at,
             updated_at)
-        SELECT %(t)s, p.id, 'EUR', 500 + p.id %% 5000,
+        SELECT %(t)s, p.id, 'EUR', 500 + g %% 5000,
                (ARRAY['requested', 'approved', 'paid', 'rejected',
-                      'payout_pending'])[1 + p.id %% 5],
-               'bench:w:' || p.id, '', '', 'DE89 **** 3000', false, '',
-               now() - make_interval(hours => (p.id %% 200)::int), now()
-          FROM casino_player p WHERE p.tenant_id = %(t)s AND p.id %% 5 = 0
+                      'payout_pending'])[1 + g %% 5],
+               'bench:w:' || g, '', '', 'DE89 **** 3000', false, '',
+               now() - make_interval(hours => (g %% 200)::int), now()
+          FROM generate_series(1, %(listed)s) g
+          JOIN players p ON p.n = g %% %(players)s
         """,
     ),
     (
@@ -160,7 +167,7 @@ STEPS = [
                'deposit', 'bench:' || g, '{}'::jsonb,
                CASE WHEN g %% 4 = 0 THEN 'resolved' ELSE 'open' END, now(), now(), 1,
                ''
-          FROM generate_series(1, greatest(%(players)s / 100, 1)) g
+          FROM generate_series(1, %(listed)s) g
         """,
     ),
 ]
@@ -196,6 +203,9 @@ def bench_tenant_build(*, slug: str, players: int, progress=None) -> Tenant:
             "players": players,
             "deposits": players * DEPOSITS_PER_PLAYER,
             "audit": players * AUDIT_PER_PLAYER,
+            # Withdrawals and findings: a fifth of the players, and at least a full
+            # changelist page (100) so that both brands render the same page.
+            "listed": max(players // 5, LISTED_AT_LEAST),
         }
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL session_replication_role = replica")
@@ -207,8 +217,9 @@ def bench_tenant_build(*, slug: str, players: int, progress=None) -> Tenant:
                 if progress:
                     progress(name)
     with connection.cursor() as cursor:
+        # As autovacuum would: visibility maps set, so index-only scans are.
         cursor.execute(
-            "ANALYZE casino_player, wallet_account, wallet_journaltransaction,"
+            "VACUUM ANALYZE casino_player, wallet_account, wallet_journaltransaction,"
             " wallet_entry, wallet_deposit, audit_auditevent, wallet_withdrawal,"
             " wallet_finding"
         )

@@ -53,6 +53,12 @@ def bench_pages(tenant: Tenant) -> list[tuple[str, str]]:
                 reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
             )
         )
+    pages.append(
+        (
+            "wallet.Account list, system accounts",
+            reverse("admin:wallet_account_changelist") + "?kind=psp_clearing",
+        )
+    )
     player = Player.objects.filter(tenant=tenant).order_by("id").first()
     if player is not None:
         pages.append(
