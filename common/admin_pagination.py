@@ -41,7 +41,9 @@ class BoundedCountPaginator(Paginator):
         if hasattr(object_list, "order_by"):
             # No ORDER BY in the bounded count: PostgreSQL stops at the LIMIT
             # instead of sorting every matching row first.
-            return object_list.order_by()[: self.window + 1].count()
+            # Only the ids: annotations (a derived balance, ...) are not computed
+            # for rows that are only counted.
+            return object_list.order_by().values("pk")[: self.window + 1].count()
         return min(len(object_list), self.window + 1)
 
     @property

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from casino.models import Player
@@ -23,6 +25,9 @@ class PageTiming:
     page: str
     small_ms: float
     big_ms: float
+    #: Of which in the database (the part that depends on the table sizes).
+    small_sql_ms: float
+    big_sql_ms: float
 
     @property
     def ratio(self) -> float:
@@ -73,28 +78,40 @@ def bench_pages(tenant: Tenant) -> list[tuple[str, str]]:
     return pages
 
 
-def _median_ms(client: Client, url: str, rounds: int) -> float:
-    response = client.get(url)  # warm up (and check)
+def _timed(client: Client, url: str) -> tuple[float, float]:
+    """(page ms, SQL ms) of one request."""
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.get(url)
+        total = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise RuntimeError(f"{url} answered {response.status_code}")
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    return total, sum(float(q["time"]) for q in queries.captured_queries) * 1000
 
 
-def pages_benchmark(*, small: Tenant, big: Tenant, rounds: int = 5) -> list[PageTiming]:
+def pages_benchmark(*, small: Tenant, big: Tenant, rounds: int = 7) -> list[PageTiming]:
+    """Requests alternate between the brands, round after round, so both see the
+    same load on a shared machine; each page's figure is its median."""
     clients = {small.pk: _operator_client(small), big.pk: _operator_client(big)}
     small_pages = dict(bench_pages(small))
     big_pages = dict(bench_pages(big))
-    return [
-        PageTiming(
-            page=name,
-            small_ms=_median_ms(clients[small.pk], small_pages[name], rounds),
-            big_ms=_median_ms(clients[big.pk], big_pages[name], rounds),
+    timings = []
+    for name in small_pages:
+        if name not in big_pages:
+            continue
+        samples: dict[str, list[tuple[float, float]]] = {"small": [], "big": []}
+        _timed(clients[small.pk], small_pages[name])  # warm up
+        _timed(clients[big.pk], big_pages[name])
+        for _ in range(rounds):
+            samples["small"].append(_timed(clients[small.pk], small_pages[name]))
+            samples["big"].append(_timed(clients[big.pk], big_pages[name]))
+        timings.append(
+            PageTiming(
+                page=name,
+                small_ms=statistics.median(t for t, _ in samples["small"]),
+                big_ms=statistics.median(t for t, _ in samples["big"]),
+                small_sql_ms=statistics.median(q for _, q in samples["small"]),
+                big_sql_ms=statistics.median(q for _, q in samples["big"]),
+            )
         )
-        for name in small_pages
-        if name in big_pages
-    ]
+    return timings
