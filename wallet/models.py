@@ -49,7 +49,12 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["tenant", "id"], name="account_tenant_id")]
+        indexes = [
+            models.Index(fields=["tenant", "id"], name="account_tenant_id"),
+            # The admin's kind filter (e.g. a brand's system accounts among its
+            # players' hundreds of thousands).
+            models.Index(fields=["tenant", "kind", "id"], name="account_tenant_kind"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind__in=PLAYER_KINDS) | Q(balance_minor__gte=0),
