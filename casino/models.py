@@ -53,6 +53,8 @@ class Player(models.Model):
             # The admin's KYC and "created" filters.
             models.Index(fields=["tenant", "kyc_status"], name="player_tenant_kyc"),
             models.Index(fields=["tenant", "created_at"], name="player_tenant_created"),
+            # One brand's players newest first (the admin changelist) without a sort.
+            models.Index(fields=["tenant", "-id"], name="player_tenant_recent"),
         ]
 
     def __str__(self) -> str:

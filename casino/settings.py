@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "payments",
     "crm",
     "portal",
+    "reconciliation",  # issue 12: settlement imports, finance dashboard, reports
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"].setdefault("TEST", {})
+
+# --- issue 12: read replica for reports ---------------------------------------------
+# DATABASE_REPLICA_URL: a streaming replica of the primary. The finance dashboard, the
+# liability report and the settlement matcher's lookups read from it
+# (common/db_router.py); money writes and decisions stay on the primary. In tests the
+# alias mirrors the primary's test database (same NAME, the replica's host and port).
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["common.db_router.ReplicaRouter"]
+# Folder the reconcile_psp_inbox sweep reads: <dir>/<tenant-slug>/<provider>/*.csv
+RECONCILIATION_INBOX_DIR = env.str("RECONCILIATION_INBOX_DIR", default="")
+# --- end issue 12 -------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -23,8 +23,9 @@ from payments.config.services import (
 )
 from payments.deposits.refunds import refund_request, refundable_minor
 from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
+from payments.providers.registry import provider_filter
 from payments.webhooks.services import webhook_reprocess
-from tenants.admin import TenantScopedAdmin
+from tenants.admin import CurrencyFilter, TenantScopedAdmin
 from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
 
@@ -190,8 +191,9 @@ class WebhookInboxAdmin(TenantScopedAdmin):
         "status",
         "deposit_id",
     ]
-    list_filter = ["status", "provider", "event_type"]
-    search_fields = ["event_id", "=deposit_id"]
+    list_filter = ["status", provider_filter()]
+    # event_type is searched, not filtered: its values are open-ended per PSP.
+    search_fields = ["event_id", "=event_type", "=deposit_id"]
     actions = ["reprocess"]
     fields = [
         "tenant",
@@ -247,7 +249,7 @@ class DepositAdmin(TenantScopedAdmin):
         "state",
         "needs_review",
     ]
-    list_filter = ["state", "needs_review", "provider", "currency"]
+    list_filter = ["state", "needs_review", provider_filter(), CurrencyFilter]
     search_fields = ["=id", "provider_reference", "payment_reference"]
     raw_id_fields = ["player", "credit_transaction"]
     # Shown below in major units (common.currency.format_money).
@@ -314,7 +316,10 @@ class PaymentRouteAdmin(TenantScopedAdmin):
         "deposit_provider",
         "payout_provider",
     ]
-    list_filter = ["deposit_provider", "payout_provider"]
+    list_filter = [
+        provider_filter("deposit_provider", "deposit provider"),
+        provider_filter("payout_provider", "payout provider"),
+    ]
 
     @admin.display(description="currency")
     def currency_or_default(self, obj):
@@ -388,7 +393,7 @@ class RefundAdmin(TenantScopedAdmin):
         "state",
         "provider_reference",
     ]
-    list_filter = ["state", "provider", "currency"]
+    list_filter = ["state", provider_filter(), CurrencyFilter]
     search_fields = ["=deposit__id", "provider_reference"]
     raw_id_fields = ["deposit"]
     amount = money_display()
@@ -447,7 +452,7 @@ class DisputeAdmin(TenantScopedAdmin):
         "amount",
         "updated_at",
     ]
-    list_filter = ["stage", "provider"]
+    list_filter = ["stage", provider_filter()]
     search_fields = ["=deposit__id", "payment_reference"]
     raw_id_fields = ["deposit"]
     exclude = ["amount_minor"]  # shown as "Amount", in major units

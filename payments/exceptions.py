@@ -135,3 +135,11 @@ class WithdrawalPayoutNameMismatch(ApplicationError):
         "The bank account's holder name does not match the player's verified name; "
         "the part that cannot go back to the deposit methods cannot be paid there."
     )
+
+
+class SettlementFileInvalid(ApplicationError):
+    """A settlement report that is not in the PSP's export format (issue 12)."""
+
+    code = "SETTLEMENT_FILE_INVALID"
+    http_status = 400
+    default_message = "The file is not a settlement report this PSP exports."

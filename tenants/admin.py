@@ -10,12 +10,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.template.response import TemplateResponse
 
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
+from common.admin_pagination import BoundedCountAdminMixin
 from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
 from common.text import reject_control_characters_multiline
@@ -29,7 +32,7 @@ def is_operator(user) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(BoundedCountAdminMixin, admin.ModelAdmin):
     #: ORM path from this model to its Tenant ("" when the model *is* Tenant).
     tenant_field: str = "tenant"
     #: What a (non-superuser) operator may do, beyond viewing their tenants' rows.
@@ -39,6 +42,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
     #: Ledger-style models: nobody, not even a superuser, adds, changes or deletes.
     read_only = False
 
+    # Never a COUNT over all matching rows, nor facet counts: the changelist counts
+    # at most a window past the page shown (BoundedCountAdminMixin).
     show_full_result_count = False
 
     def _tenant_lookup(self) -> str:
@@ -415,3 +420,18 @@ class OperatorAdmin(admin.ModelAdmin):
             before=before,
             after=model_snapshot(obj),
         )
+
+
+# Django's own user and group admins, with the same bounded changelist count.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class OperatorUserAdmin(BoundedCountAdminMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(BoundedCountAdminMixin, GroupAdmin):
+    pass

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["common", "audit", "tenants", "casino", "wallet", "payments", "crm"]
+LAYERS = [
+    "common",
+    "audit",
+    "tenants",
+    "casino",
+    "wallet",
+    "payments",
+    "reconciliation",
+    "crm",
+]
 COMPOSITION_ROOT = {ROOT / "casino" / "settings.py", ROOT / "casino" / "urls.py"}
 
 

@@ -20,7 +20,7 @@ from tenants.admin import (
     reason_action,
 )
 from wallet.models import Account, Entry, Hold, JournalTransaction
-from wallet.selectors import account_balance
+from wallet.selectors import account_balance, accounts_with_derived_balance
 from wallet.services import transaction_reverse
 
 
@@ -49,6 +49,10 @@ class AccountAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     raw_id_fields = ["player"]
     exclude = ["balance_minor"]  # shown as "Balance", in major units
     readonly_fields = ["balance"]
+
+    def get_queryset(self, request):
+        # System balances in the same query as the rows: checkpoint + entries since.
+        return accounts_with_derived_balance(super().get_queryset(request))
 
     def get_search_results(self, request, queryset, search_term):
         if search_term.strip() and not search_term.strip().isdigit():
@@ -229,3 +233,7 @@ class HoldAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     @admin.display(description="Amount")
     def amount(self, obj: Hold) -> str:
         return format_money_html(obj.amount_minor, obj.currency)
+
+
+# The findings admin registers with the ledger's admins.
+from wallet import admin_findings  # noqa: E402, F401

@@ -156,3 +156,12 @@ class WithdrawalSecondApproverRequired(ApplicationError):
         "This withdrawal needs a second approval by another operator than the one "
         "who approved it first."
     )
+
+
+# --- reconciliation findings (issue 12) --------------------------------------------------
+
+
+class FindingReasonRequired(ApplicationError):
+    code = "FINDING_REASON_REQUIRED"
+    http_status = 400
+    default_message = "Resolving or dismissing a finding needs a reason."

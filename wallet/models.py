@@ -28,7 +28,10 @@ class Account(models.Model):
         ADJUSTMENTS = "adjustments", "Operator adjustments"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # account_tenant_id (tenant, id) serves every lookup by tenant
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     currency = models.CharField(max_length=3)
@@ -48,6 +51,12 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(fields=["tenant", "id"], name="account_tenant_id"),
+            # The admin's kind filter (e.g. a brand's system accounts among its
+            # players' hundreds of thousands).
+            models.Index(fields=["tenant", "kind", "id"], name="account_tenant_kind"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind__in=PLAYER_KINDS) | Q(balance_minor__gte=0),
@@ -110,6 +119,7 @@ class JournalTransaction(models.Model):
         CHARGEBACK_REVERSAL = "chargeback_reversal", "Chargeback reversed"
         TRANSFER = "transfer", "Internal transfer"
         REVERSAL = "reversal", "Reversal"
+        PSP_FEE = "psp_fee", "PSP fee"
 
     class ActorType(models.TextChoices):
         USER = "user", "Operator / staff"
@@ -177,6 +187,9 @@ class JournalTransaction(models.Model):
             models.Index(
                 fields=["tenant", "kind", "-id"], name="journal_txn_tenant_kind"
             ),
+            # One brand's transactions newest first (the admin changelist) without
+            # sorting them all: (tenant, kind, -id) cannot give -id order across kinds.
+            models.Index(fields=["tenant", "-id"], name="journal_txn_tenant_recent"),
             # A plain btree for equality lookups by reference (db_index=True on a
             # CharField would add a second, pattern-ops index to every posting).
             models.Index(fields=["reference"], name="journal_txn_reference"),
@@ -215,6 +228,7 @@ class Entry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # entry_tenant_recent (tenant, -id) serves it and the admin
     )
     transaction = models.ForeignKey(
         JournalTransaction,
@@ -254,7 +268,11 @@ class Entry(models.Model):
                 condition=~Q(amount_minor=0), name="entry_amount_non_zero"
             ),
         ]
-        indexes = [models.Index(fields=["account", "-id"], name="entry_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="entry_account_recent"),
+            # The changelist of one brand's entries, newest first, without a sort.
+            models.Index(fields=["tenant", "-id"], name="entry_tenant_recent"),
+        ]
         # The zero-sum check per transaction and currency is a deferred constraint
         # trigger installed by migration 0005 (wallet/sql.py explains why it is not
         # declared here through pgtrigger).
@@ -279,7 +297,10 @@ class Hold(models.Model):
         VOIDED = "voided", "Voided"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="holds"
@@ -316,7 +337,10 @@ class Hold(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "player", "state"], name="hold_player_state")
+            models.Index(fields=["tenant", "-id"], name="hold_tenant_recent"),
+            models.Index(
+                fields=["tenant", "player", "state"], name="hold_player_state"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -341,7 +365,10 @@ class Withdrawal(models.Model):
         RETURNED = "returned", "Paid, then returned to the player"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="withdrawals"
@@ -400,6 +427,7 @@ class Withdrawal(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["tenant", "-id"], name="withdrawal_tenant_recent"),
             models.Index(fields=["tenant", "state", "-id"], name="withdrawal_queue"),
             models.Index(
                 fields=["player", "currency", "requested_at"],
@@ -498,7 +526,10 @@ class Deposit(models.Model):
         EXPIRED = "expired", "Expired"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="deposits"
@@ -550,6 +581,15 @@ class Deposit(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["tenant", "-id"], name="deposit_tenant_recent"),
+            # The finance dashboard's daily deposits of a brand: completed ones only,
+            # with what the sums need, so a month of a busy brand is an index-only
+            # scan instead of a heap fetch per deposit.
+            models.Index(
+                fields=["tenant", "completed_at", "currency", "amount_minor"],
+                condition=Q(state="completed"),
+                name="deposit_tenant_completed",
+            ),
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
             # The player's timeline (crm/timeline.py) pages through this.
@@ -681,3 +721,94 @@ class PlayerRiskFlag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.cleared_at is None
+
+
+class AccountCheckpoint(models.Model):
+    """A system account's balance up to and including entry ``upto_entry_id``.
+
+    System accounts are never locked nor cached (so deposits of a brand never queue
+    on them); summing all their entries on every read is a scan that grows for ever.
+    A checkpoint, taken periodically by ``checkpoint_system_balances`` for entries
+    old enough to be final, turns the read into the latest checkpoint plus the
+    entries after it (an index range on ``entry_account_recent``)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="checkpoints"
+    )
+    upto_entry_id = models.BigIntegerField()
+    balance_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-upto_entry_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "upto_entry_id"], name="checkpoint_account_upto"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} = {self.balance_minor} at entry {self.upto_entry_id}"
+
+
+class Finding(models.Model):
+    """One discrepancy found by a reconciliation (``reconcile``, ``reconcile_payouts``,
+    ``expire_stale_deposits``, ``reconcile_psp``). A finding is identified by its
+    tenant, code and object: when a later run finds it again it is the same row
+    (``last_seen_at`` and ``times_seen`` move), never a new one. An operator resolves
+    or dismisses it with a reason (audited)."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    source = models.CharField(max_length=64, help_text="The command that found it.")
+    object_type = models.CharField(max_length=64)
+    object_ref = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    times_seen = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolution_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "code", "object_type", "object_ref"],
+                name="finding_identity",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "status", "severity", "-id"], name="finding_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.object_type} {self.object_ref} ({self.status})"

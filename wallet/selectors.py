@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from casino.models import Player
@@ -14,8 +14,10 @@ from wallet.exceptions import DepositNotFound
 from wallet.models import (
     PLAYER_KINDS,
     Account,
+    AccountCheckpoint,
     Deposit,
     Entry,
+    Finding,
     Hold,
     JournalTransaction,
     PayoutAttempt,
@@ -76,17 +78,66 @@ def player_entry_list(
 
 
 def account_balance(*, account: Account) -> int:
-    """A system account's balance is the sum of its entries (never cached, never locked)."""
+    """A player account's cached balance; a system account's derived one (never
+    cached, never locked): its latest checkpoint plus the entries after it."""
     if account.is_player_account:
         return account.balance_minor
-    return account.entries.aggregate(total=Sum("amount_minor"))["total"] or 0
+    annotated = getattr(account, "derived_balance", None)
+    if annotated is not None:
+        return annotated
+    return (
+        accounts_with_derived_balance(Account.objects.filter(pk=account.pk))
+        .values_list("derived_balance", flat=True)
+        .get()
+    )
+
+
+def accounts_with_derived_balance(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts`` annotated with ``derived_balance``: the latest checkpoint's
+    balance plus the sum of the entries after it (an index range on
+    ``entry_account_recent``), in the same query as the accounts. Player accounts
+    get the same figure, which equals their cached balance."""
+    latest = AccountCheckpoint.objects.filter(account=OuterRef("pk")).order_by(
+        "-upto_entry_id"
+    )
+    since = (
+        Entry.objects.filter(account=OuterRef("pk"), id__gt=OuterRef("checkpoint_upto"))
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    return accounts.annotate(
+        checkpoint_upto=Coalesce(Subquery(latest.values("upto_entry_id")[:1]), 0),
+        checkpoint_balance=Coalesce(Subquery(latest.values("balance_minor")[:1]), 0),
+    ).annotate(derived_balance=F("checkpoint_balance") + Coalesce(Subquery(since), 0))
 
 
 def system_account_list_with_balances(*, tenant_id: int) -> list[tuple[Account, int]]:
-    accounts = Account.objects.filter(
-        tenant_id=tenant_id, player__isnull=True
-    ).annotate(derived=Sum("entries__amount_minor"))
-    return [(account, account.derived or 0) for account in accounts]
+    accounts = accounts_with_derived_balance(
+        Account.objects.filter(tenant_id=tenant_id, player__isnull=True)
+    )
+    return [(account, account.derived_balance) for account in accounts]
+
+
+def finding_open_counts(*, tenant_id: int | None = None) -> dict[str, int]:
+    """Open findings per severity (every severity present, zero when none)."""
+    queryset = Finding.objects.filter(status=Finding.Status.OPEN)
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    counts = dict.fromkeys(Finding.Severity.values, 0)
+    for row in queryset.values("severity").annotate(n=Count("id")).order_by():
+        counts[row["severity"]] = row["n"]
+    return counts
+
+
+def finding_critical_open_exists(*, tenant_id: int | None = None) -> bool:
+    queryset = Finding.objects.filter(
+        status=Finding.Status.OPEN, severity=Finding.Severity.CRITICAL
+    )
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    return queryset.exists()
 
 
 def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
@@ -144,6 +195,19 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             balance_minor=F("derived")
         ).values_list("pk", "balance_minor", "derived", "currency")
     ]
+    for checkpoint in AccountCheckpoint.objects.filter(scope).order_by("id"):
+        summed = (
+            Entry.objects.filter(
+                account_id=checkpoint.account_id, id__lte=checkpoint.upto_entry_id
+            ).aggregate(total=Sum("amount_minor"))["total"]
+            or 0
+        )
+        if summed != checkpoint.balance_minor:
+            problems.append(
+                f"checkpoint {checkpoint.pk} of account {checkpoint.account_id} says "
+                f"{checkpoint.balance_minor} up to entry {checkpoint.upto_entry_id} "
+                f"but those entries sum to {summed}"
+            )
     problems += [
         f"account {pk} is negative ({format_money(balance, currency)})"
         for pk, balance, currency in Account.objects.filter(
@@ -484,8 +548,8 @@ def system_balance_list(*, tenant_id: int | None = None) -> list[SystemBalance]:
     if tenant_id is not None:
         accounts = accounts.filter(tenant_id=tenant_id)
     rows = (
-        accounts.annotate(derived=Coalesce(Sum("entries__amount_minor"), 0))
-        .values_list("tenant__slug", "kind", "provider", "currency", "derived")
+        accounts_with_derived_balance(accounts)
+        .values_list("tenant__slug", "kind", "provider", "currency", "derived_balance")
         .order_by("tenant__slug", "kind", "provider", "currency")
     )
     return [SystemBalance(*row) for row in rows]

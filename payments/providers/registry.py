@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from common.admin_filters import fixed_choices_filter
 from payments.exceptions import ProviderNotConfigured
 from payments.providers.base import PaymentProvider
 
@@ -60,3 +61,9 @@ def provider_build(*, name: str, config: Any = None) -> PaymentProvider:
 
 def provider_names() -> list[str]:
     return sorted(_FACTORIES)
+
+
+def provider_filter(field: str = "provider", title: str = "provider"):
+    """An admin list filter on a provider column whose choices are the registered
+    providers (not a ``SELECT DISTINCT`` over the table)."""
+    return fixed_choices_filter(field=field, title=title, choices=provider_names)

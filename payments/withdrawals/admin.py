@@ -36,7 +36,7 @@ from payments.withdrawals.services import (
     withdrawal_review_approve,
     withdrawal_review_reject,
 )
-from tenants.admin import TenantScopedAdmin, is_operator
+from tenants.admin import CurrencyFilter, TenantScopedAdmin, is_operator
 from tenants.selectors import tenant_list_for_operator
 from tenants.services import tenant_policy_get
 from wallet.compliance.risk import withdrawal_review_reasons
@@ -185,7 +185,7 @@ class WithdrawalAdmin(TenantScopedAdmin):
         OperatorTenantFilter,
         AmountFilter,
         AgeFilter,
-        "currency",
+        CurrencyFilter,
         SecondApprovalFilter,
     ]
     search_fields = ["player__email"]

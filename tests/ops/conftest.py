@@ -33,3 +33,11 @@ def run_failing(command: str, *args: str) -> tuple[str, str]:
     with pytest.raises(CommandError) as caught:
         call_command(command, *args, stdout=out)
     return out.getvalue(), str(caught.value)
+
+
+def run_alerting(command: str, *args: str) -> str:
+    """A run that leaves a critical finding open: it reports, records, and exits 1
+    so cron alerts."""
+    out, error = run_failing(command, *args)
+    assert "Critical reconciliation findings are open" in error
+    return out

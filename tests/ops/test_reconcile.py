@@ -22,7 +22,14 @@ from tests.withdrawals.factories import (
     withdrawal_requested,
 )
 from wallet import services as wallet
-from wallet.models import Account, Deposit, Entry, JournalTransaction, Withdrawal
+from wallet.models import (
+    Account,
+    Deposit,
+    Entry,
+    Finding,
+    JournalTransaction,
+    Withdrawal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -318,3 +325,31 @@ def test_a_payout_posting_without_its_withdrawal_is_reported():
         "(adjustment) pays out 3.00 EUR but is no withdrawal's payout"
     ) in out
     assert error == "2 reconciliation violation(s) in all tenants."
+
+
+def test_each_violation_is_one_critical_finding_across_runs():
+    player = PlayerFactory()
+    deposit = completed_deposit(player, 5_000)
+    Deposit.objects.filter(pk=deposit.pk).update(amount_minor=4_000)
+    available = Account.objects.get(player=player, kind=Account.Kind.PLAYER_AVAILABLE)
+    Account.objects.filter(pk=available.pk).update(balance_minor=F("balance_minor") + 1)
+    run_failing("reconcile")
+
+    run_failing("reconcile")
+
+    findings = {f.code: f for f in Finding.objects.filter(tenant=player.tenant)}
+    assert set(findings) == {
+        "ledger_invariant_violation",
+        "payments_invariant_violation",
+    }
+    assert {f.severity for f in findings.values()} == {"critical"}
+    assert {f.times_seen for f in findings.values()} == {2}
+    assert {f.source for f in findings.values()} == {"reconcile"}
+
+
+def test_a_clean_reconcile_records_no_finding():
+    completed_deposit(PlayerFactory(), 5_000)
+
+    run("reconcile")
+
+    assert not Finding.objects.exists()

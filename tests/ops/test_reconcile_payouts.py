@@ -16,7 +16,7 @@ from payments.withdrawals.services import (
     withdrawal_review_approve,
 )
 from tests.adyen.factories import adyen_psp_config
-from tests.ops.conftest import run, run_failing
+from tests.ops.conftest import run, run_alerting, run_failing
 from tests.payments.factories import completed_deposit
 from tests.withdrawals.factories import (
     OPERATOR,
@@ -165,7 +165,7 @@ def test_unknown_outcome_without_a_transfer_id_is_reported_for_an_operator(
     attempt = latest_attempt(withdrawal)
     assert attempt.state == PayoutAttempt.State.UNKNOWN
 
-    out = run("reconcile_payouts")  # unknown outcomes are looked at at any age
+    out = run_alerting("reconcile_payouts")  # unknown outcomes are looked at at any age
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING

@@ -7,6 +7,7 @@
 - ``deposits``: the deposit state machine and PSP refunds/chargebacks.
 """
 
+from wallet.services.checkpoints import account_checkpoints_take  # noqa: F401, E402
 from wallet.services.deposits import (  # noqa: F401
     deposit_chargeback_record,
     deposit_chargeback_reverse,
@@ -20,6 +21,15 @@ from wallet.services.deposits import (  # noqa: F401
     deposit_refund_reverse,
     deposit_replay_get,
     player_withdrawals_freeze,
+)
+from wallet.services.fees import psp_fee_post  # noqa: F401, E402
+from wallet.services.findings import (  # noqa: F401, E402
+    FindingSpec,
+    finding_dismiss,
+    finding_record,
+    finding_resolve,
+    findings_record,
+    findings_record_bulk,
 )
 from wallet.services.ledger import (  # noqa: F401
     PostingLine,
