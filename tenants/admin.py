@@ -261,6 +261,21 @@ class TenantPolicyForm(forms.ModelForm):
         'review; in major units, e.g. {"EUR": "50.00"}. A currency left out always '
         "goes to manual review.",
     )
+    aml_cdd_thresholds = MoneyMapField(
+        required=False,
+        help_text="Customer due diligence: cumulative deposits in the window reaching "
+        'this raise a flag; in major units, e.g. {"EUR": "2000.00"} (the default).',
+    )
+    affordability_thresholds = MoneyMapField(
+        required=False,
+        help_text="Net deposits (deposits minus paid withdrawals) over a rolling 30 "
+        'days reaching this raise an affordability flag; e.g. {"GBP": "150.00"}.',
+    )
+    maker_checker_thresholds = MoneyMapField(
+        required=False,
+        help_text="Withdrawals strictly above this amount need a second operator's "
+        'approval; in major units, e.g. {"EUR": "5000.00"} (the default).',
+    )
 
     class Meta:
         model = TenantPolicy

@@ -16,7 +16,7 @@ from casino.exclusions.selectors import (
 )
 from casino.models import Player
 from common.actors import Actor
-from common.currency import format_money
+from common.currency import format_money, money_display
 from tenants.admin import TenantFilter, TenantScopedAdmin, reason_action
 from wallet.compliance.deposit_limits import deposit_limit_usage_list
 from wallet.compliance.risk import risk_flag_clear
@@ -136,8 +136,12 @@ class PlayerDepositLimitAdmin(TenantScopedAdmin):
     limit; only the player can, through the API or the portal."""
 
     read_only = True
-    list_display = ["id", "tenant", "player", "currency", "period", "amount_minor"]
+    list_display = ["id", "tenant", "player", "period", "amount"]
     list_filter = [TenantFilter, "period", "currency"]
+    exclude = ["amount_minor", "pending_amount_minor"]  # shown in major units
+    readonly_fields = ["amount", "pending_amount"]
+    amount = money_display(description="Limit")
+    pending_amount = money_display("pending_amount_minor", description="Pending limit")
     list_select_related = ["tenant", "player"]
     search_fields = ["=player__email"]
     ordering = ["-id"]

@@ -27,6 +27,7 @@ from casino.services import player_login
 from tenants.models import Operator, Tenant
 from tests.compliance.helpers import deposit_start
 from tests.factories import PlayerFactory, TenantFactory
+from tests.payments.conftest import simulator  # noqa: F401  (the demo pays through it)
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet.models import Withdrawal
 
@@ -220,6 +221,7 @@ def test_marketing_resumes_after_the_end(clock):
     ) == [player]
 
 
+@pytest.mark.usefixtures("simulator")
 def test_the_demo_brands_share_exclusions_through_their_operator():
     call_command("seed_demo", stdout=StringIO())
     on_aurora = Player.objects.get(tenant__slug="aurora", email="alice@example.com")

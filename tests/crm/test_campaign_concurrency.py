@@ -68,9 +68,10 @@ def test_a_10k_player_send_streams_in_batches():
         cursor.execute(
             """
             INSERT INTO casino_player (tenant_id, email, password, display_name,
-                status, kyc_status, withdrawals_frozen, country, created_at)
+                status, kyc_status, withdrawals_frozen, country, verified_name,
+                created_at)
             SELECT %s, 'bulk' || g || '@example.com', '!', '', 'active',
-                'unverified', false, 'DE', now()
+                'unverified', false, 'DE', '', now()
             FROM generate_series(1, 10000) g
             """,
             [tenant.pk],
