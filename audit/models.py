@@ -1,11 +1,32 @@
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+
+class FilledByDatabase:
+    """A field the database fills on insert (PostgreSQL: the ``audit_chain_link``
+    trigger) and returns to the ORM with ``INSERT ... RETURNING``."""
+
+    db_returning = True
+
+
+class ChainSeqField(FilledByDatabase, models.BigIntegerField):
+    pass
+
+
+class ChainHashField(FilledByDatabase, models.CharField):
+    pass
 
 
 class AuditEvent(models.Model):
     """One operator action or money movement. Append-only: PostgreSQL refuses
-    UPDATE and DELETE; the admin offers no way to change a row."""
+    UPDATE and DELETE; the admin offers no way to change a row.
+
+    Hash-chained per tenant (``audit/chain.py``): ``seq`` numbers the events of one
+    tenant's chain (events without a tenant form the platform chain) from 1 without
+    gaps, ``prev_hash`` is the hash of event ``seq - 1`` and ``hash`` this event's
+    own. On PostgreSQL the ``audit_chain_link`` trigger fills all three."""
 
     class ActorType(models.TextChoices):
         USER = "user", "Operator / staff"
@@ -46,7 +67,14 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the event is built (not auto_now_add, which would overwrite it at
+    # save): the hash covers it.
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
+    seq = ChainSeqField(editable=False)
+    prev_hash = ChainHashField(max_length=64, editable=False)
+    hash = ChainHashField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -60,6 +88,24 @@ class AuditEvent(models.Model):
                 name="audit_actor_user",
             ),
         ]
+        constraints = [
+            # One chain per tenant and one platform chain: concurrent writers can
+            # never both take a sequence number (the trigger's lock makes them
+            # wait; these indexes also serve its "head of the chain" lookup).
+            models.UniqueConstraint(
+                fields=["tenant", "seq"],
+                condition=models.Q(tenant__isnull=False),
+                name="audit_chain_tenant_seq",
+            ),
+            models.UniqueConstraint(
+                fields=["seq"],
+                condition=models.Q(tenant__isnull=True),
+                name="audit_chain_platform_seq",
+            ),
+        ]
+        permissions = [
+            ("export_auditevent", "Can export the audit trail of their tenants"),
+        ]
         triggers = [
             pgtrigger.Protect(
                 name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete
@@ -68,3 +114,40 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where a chain resumes after retention pruned its oldest events: the ``seq`` and
+    ``hash`` of the last pruned event. The verifier starts from the latest checkpoint
+    of a chain (the first remaining event must be ``seq + 1`` with ``prev_hash`` equal
+    to ``hash``). Written only by ``audit.services.audit_prune``, append-only."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    pruned_before = models.DateTimeField()
+    events_pruned = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-seq"], name="audit_checkpoint_head")
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_checkpoint_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint seq {self.seq} of tenant {self.tenant_id or 'platform'}"

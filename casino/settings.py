@@ -188,3 +188,8 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 # Set False behind PgBouncer in transaction mode older than 1.21 (or without
 # max_prepared_statements), which cannot route prepared statements.
 WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
+
+# --- issue 11: audit trail (docs/audit.md) ---
+# Days an audit event is kept before `manage.py audit_prune` may delete it (leaving a
+# checkpoint so the hash chain still verifies). Unset or 0: retention off, kept forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0) or None
