@@ -5,11 +5,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import connections, models, router
-from django.utils import timezone
 
 from audit import chain, context
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.redaction import redact
+from common import clock
 from common.actors import Actor
 
 
@@ -47,7 +47,8 @@ def audit_record(
         reason=reason,
         request_id=request.request_id,
         ip=request.ip,
-        created_at=timezone.now(),
+        # The policy clock: real time, unless a test froze it to write history.
+        created_at=clock.now(),
     )
     if connections[router.db_for_write(AuditEvent)].vendor != "postgresql":
         _link_in_python(event)

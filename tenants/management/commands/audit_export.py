@@ -11,7 +11,7 @@ event (``audit/export.py``).
 from __future__ import annotations
 
 import datetime as dt
-import sys
+from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -63,8 +63,9 @@ class Command(BaseCommand):
         output = (
             open(options["output"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             if options["output"]
-            else sys.stdout
+            else None
         )
+        write = output.write if output else partial(self.stdout.write, ending="")
         try:
             with tqdm(
                 total=audit_chain_length(tenant_id=tenant.pk),
@@ -75,9 +76,9 @@ class Command(BaseCommand):
             ) as bar:
                 rows = audit_export_rows(tenant_id=tenant.pk, since=since, until=until)
                 for line in audit_export_lines(_counted(rows, bar), fmt=fmt):
-                    output.write(line)
+                    write(line)
         finally:
-            if output is not sys.stdout:
+            if output is not None:
                 output.close()
 
 

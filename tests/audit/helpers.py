@@ -1,0 +1,52 @@
+"""Writing events, and tampering with them the way an attacker with database access
+would: the append-only trigger is bypassed for the test's own statement with
+``pgtrigger.ignore`` on PostgreSQL (SQLite has no such trigger)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pgtrigger
+from django.db import connection
+
+from audit.models import AuditEvent
+from audit.services import _link_in_python, audit_record
+from common.actors import Actor
+
+SYSTEM = Actor.system("tests")
+
+
+def events_write(*, tenant_id: int | None, count: int, prefix: str = "test") -> list:
+    return [
+        audit_record(
+            actor=SYSTEM,
+            action=f"{prefix}.event",
+            tenant_id=tenant_id,
+            target_type="tests.Thing",
+            target_id=number,
+            after={"number": number, "note": f"event {number}"},
+        )
+        for number in range(count)
+    ]
+
+
+@contextmanager
+def tampering():
+    with pgtrigger.ignore("audit.AuditEvent:audit_append_only"):
+        yield AuditEvent.objects
+
+
+def event_write_unredacted(*, tenant_id: int, after: dict) -> AuditEvent:
+    """A row as an old release without today's redaction rules would have stored
+    it (chained the way the database would)."""
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        actor_type="system",
+        actor_label="legacy",
+        action="legacy.config",
+        after=after,
+    )
+    if connection.vendor != "postgresql":
+        _link_in_python(event)
+    event.save(force_insert=True)
+    return event
