@@ -80,7 +80,9 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="audit_tenant_recent"),
-            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+            # Leads with the id: serves "this id" alone and "this type and id"; the
+            # type alone is too unselective to deserve an index.
+            models.Index(fields=["target_id", "target_type"], name="audit_target_id"),
             models.Index(fields=["action"], name="audit_action"),
             models.Index(
                 fields=["actor_user"],
