@@ -306,8 +306,3 @@ class TenantAdmin(TenantScopedAdmin):
                     policy=policy,
                     before=befores[policy.pk],
                 )
-
-
-# The audit trail's admin needs this module's tenant scoping, and audit sits below
-# tenants; registering it from here keeps the dependency direction.
-from tenants import admin_audit  # noqa: E402, F401
