@@ -1,0 +1,54 @@
+"""Migration 0005 chains the events written before the chain existed, in id order,
+per tenant, and from then on the database (or Python on SQLite) links new ones."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from audit.verification import audit_chain_verify
+from tests.audit.helpers import SYSTEM
+from tests.factories import TenantFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE_CHAIN = [("audit", "0003_actor_user_partial_index")]
+
+
+def latest() -> list[tuple[str, str]]:
+    executor = MigrationExecutor(connection)
+    return [key for key in executor.loader.graph.leaf_nodes() if key[0] == "audit"]
+
+
+def test_existing_events_are_chained_in_id_order_and_new_ones_follow():
+    first, second = TenantFactory(), TenantFactory()
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE_CHAIN)
+    old_apps = executor.loader.project_state(BEFORE_CHAIN).apps
+    OldEvent = old_apps.get_model("audit", "AuditEvent")
+    for number, tenant_id in enumerate([first.pk, second.pk, first.pk, None, first.pk]):
+        OldEvent.objects.create(
+            tenant_id=tenant_id,
+            actor_type="system",
+            actor_label="before the chain",
+            action="old.event",
+            target_id=str(number),
+            after={"number": number, "text": "é\n"},
+        )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest())
+    audit_record(actor=SYSTEM, action="new.event", tenant_id=first.pk)
+
+    olds = AuditEvent.objects.filter(tenant=first, action="old.event").order_by("id")
+    seqs = [event.seq for event in olds]
+    assert seqs == sorted(seqs)
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    newest = AuditEvent.objects.filter(tenant=first).order_by("-seq").first()
+    assert newest.action == "new.event"
+    assert newest.prev_hash == olds.last().hash
+    for tenant in (first, second, None):
+        report = audit_chain_verify(tenant=tenant)
+        assert report.ok, report.broken
