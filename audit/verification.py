@@ -141,3 +141,32 @@ def link_problem(
     if digest != event_hash:
         return ChainBreak(event_seq, event_id, "hash", digest, event_hash)
     return None
+
+
+def audit_chain_head_check(*, tenant: Any | None, seq: int, hash: str) -> str | None:
+    """Compare a head recorded earlier (outside the database) with the chain now.
+
+    A chain only proves itself consistent: cutting off its newest events, or
+    rebuilding it whole, leaves it consistent. An event recorded as ``(seq, hash)``
+    must still be in the chain with that hash. Returns what is wrong, or None.
+    Call it after ``audit_chain_verify`` found the chain unbroken."""
+    tenant_id = tenant.pk if tenant is not None else None
+    start_seq, start_hash = audit_chain_start(tenant_id=tenant_id)
+    if seq == start_seq:
+        found = start_hash
+    elif seq < start_seq:
+        return None  # pruned since: a checkpoint further on vouches for it
+    else:
+        found = (
+            AuditEvent.objects.filter(tenant_id=tenant_id, seq=seq)
+            .values_list("hash", flat=True)
+            .first()
+        )
+    if found is None:
+        return f"recorded head seq {seq} is missing: the chain was cut off"
+    if found != hash:
+        return (
+            f"recorded head seq {seq} had hash {hash}, the chain now has {found}: "
+            "the chain was rewritten"
+        )
+    return None

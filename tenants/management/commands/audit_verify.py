@@ -13,7 +13,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from audit.verification import audit_chain_length, audit_chain_verify
+from audit.verification import (
+    audit_chain_head_check,
+    audit_chain_length,
+    audit_chain_verify,
+)
 from tenants.management.commands._audit import PLATFORM, audit_chains
 
 
@@ -28,10 +32,17 @@ class Command(BaseCommand):
             "tenant). Default: every chain.",
         )
         parser.add_argument(
+            "--expect-head",
+            metavar="SEQ:HASH",
+            help="A head printed by an earlier run (with --tenant): it must still "
+            "be in the chain, else the chain was cut off or rewritten.",
+        )
+        parser.add_argument(
             "--no-progress", action="store_true", help="No progress bar."
         )
 
     def handle(self, *args, **options):
+        expected = _head(options["expect_head"], tenant=options["tenant"])
         broken = []
         for label, tenant in audit_chains(options["tenant"]):
             tenant_id = tenant.pk if tenant is not None else None
@@ -43,7 +54,15 @@ class Command(BaseCommand):
                 file=self.stderr,
             ) as bar:
                 report = audit_chain_verify(tenant=tenant, progress=bar.update)
-            if report.ok:
+            problem = (
+                audit_chain_head_check(tenant=tenant, seq=expected[0], hash=expected[1])
+                if report.ok and expected
+                else None
+            )
+            if problem:
+                broken.append(label)
+                self.stdout.write(f"{label}: BROKEN {problem}")
+            elif report.ok:
                 self.stdout.write(
                     f"{label}: OK, {report.events_checked} events from seq "
                     f"{report.start_seq + 1}; head seq {report.head_seq} "
@@ -57,3 +76,16 @@ class Command(BaseCommand):
                 )
         if broken:
             raise CommandError(f"audit chain broken: {', '.join(broken)}")
+
+
+def _head(value: str | None, *, tenant: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    if not tenant:
+        raise CommandError(
+            "--expect-head needs --tenant (a head belongs to one chain)."
+        )
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise CommandError("--expect-head is SEQ:HASH, e.g. 1234:9f86d0...")
+    return int(seq), digest.lower()

@@ -26,9 +26,9 @@ def test_existing_events_are_chained_in_id_order_and_new_ones_follow():
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE_CHAIN)
     old_apps = executor.loader.project_state(BEFORE_CHAIN).apps
-    OldEvent = old_apps.get_model("audit", "AuditEvent")
+    old_event_model = old_apps.get_model("audit", "AuditEvent")
     for number, tenant_id in enumerate([first.pk, second.pk, first.pk, None, first.pk]):
-        OldEvent.objects.create(
+        old_event_model.objects.create(
             tenant_id=tenant_id,
             actor_type="system",
             actor_label="before the chain",

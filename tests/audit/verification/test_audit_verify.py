@@ -127,3 +127,39 @@ def test_platform_chain_is_verified_on_its_own():
 def test_unknown_tenant_is_refused():
     with pytest.raises(CommandError, match="No tenant"):
         verify_command("--tenant", "nope")
+
+
+def test_recorded_head_detects_a_chain_cut_off_at_its_end():
+    tenant = TenantFactory()
+    events = events_write(tenant_id=tenant.pk, count=4)
+    recorded = f"{events[-1].seq}:{events[-1].hash}"
+    with tampering() as rows:
+        rows.filter(pk__in=[events[-1].pk, events[-2].pk]).delete()
+
+    still_consistent = verify_command("--tenant", tenant.slug)
+    out = StringIO()
+    with pytest.raises(CommandError, match="audit chain broken"):
+        call_command(
+            "audit_verify",
+            "--tenant",
+            tenant.slug,
+            "--expect-head",
+            recorded,
+            "--no-progress",
+            stdout=out,
+            stderr=StringIO(),
+        )
+
+    assert f"{tenant.slug}: OK" in still_consistent
+    assert "missing: the chain was cut off" in out.getvalue()
+
+
+def test_recorded_head_still_in_the_chain_passes():
+    tenant = TenantFactory()
+    events = events_write(tenant_id=tenant.pk, count=2)
+    recorded = f"{events[-1].seq}:{events[-1].hash}"
+    events_write(tenant_id=tenant.pk, count=2)
+
+    output = verify_command("--tenant", tenant.slug, "--expect-head", recorded)
+
+    assert f"{tenant.slug}: OK" in output
