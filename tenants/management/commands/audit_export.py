@@ -66,6 +66,7 @@ class Command(BaseCommand):
             else None
         )
         write = output.write if output else partial(self.stdout.write, ending="")
+        rows = audit_export_rows(tenant_id=tenant.pk, since=since, until=until)
         try:
             with tqdm(
                 total=audit_chain_length(tenant_id=tenant.pk),
@@ -74,10 +75,13 @@ class Command(BaseCommand):
                 disable=options["no_progress"],
                 file=self.stderr,
             ) as bar:
-                rows = audit_export_rows(tenant_id=tenant.pk, since=since, until=until)
                 for line in audit_export_lines(_counted(rows, bar), fmt=fmt):
                     write(line)
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, like other tools.
+            self.stderr.write("audit_export: output closed, export stopped.")
         finally:
+            rows.close()  # release the server-side cursor now
             if output is not None:
                 output.close()
 
