@@ -22,9 +22,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import F
+
 from audit import chain
 from audit.models import AuditEvent
 from audit.redaction import redact
+from audit.sealing import audit_chain_seal
 from audit.services import audit_record
 from common.actors import Actor
 
@@ -83,13 +86,16 @@ def audit_export_rows(
     until: dt.datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The tenant's events in chain order (``since`` inclusive, ``until``
-    exclusive), streamed."""
+    exclusive), streamed. Seals what is pending first (the export's own event
+    included), so the file holds the chain up to now."""
+    audit_chain_seal(tenant_id=tenant_id)
     events = AuditEvent.objects.filter(tenant_id=tenant_id)
     if since is not None:
         events = events.filter(created_at__gte=since)
     if until is not None:
         events = events.filter(created_at__lt=until)
-    rows = events.order_by("seq").values_list(*COLUMNS)
+    # Sealed events in chain order, then the few not sealed yet (seq NULL) by id.
+    rows = events.order_by(F("seq").asc(nulls_last=True), "id").values_list(*COLUMNS)
     for values in rows.iterator(chunk_size=2000):
         row = dict(zip(COLUMNS, values, strict=True))
         row["created_at"] = chain.canonical_timestamp(row["created_at"])

@@ -4,19 +4,31 @@ from django.db import models
 from django.utils import timezone
 
 
-class FilledByDatabase:
-    """A field the database fills on insert (PostgreSQL: the ``audit_chain_link``
-    trigger) and returns to the ORM with ``INSERT ... RETURNING``."""
-
-    db_returning = True
+class ChainSeqField(models.BigIntegerField):
+    """An event's place in its chain: NULL until the event is sealed."""
 
 
-class ChainSeqField(FilledByDatabase, models.BigIntegerField):
-    pass
+class ChainHashField(models.CharField):
+    """``prev_hash``/``hash`` of an event: NULL until the event is sealed."""
 
 
-class ChainHashField(FilledByDatabase, models.CharField):
-    pass
+#: The append-only trigger's body. Refuses every DELETE and every UPDATE except the
+#: seal: the three chain columns from NULL to values, all other columns unchanged
+#: (compared as one JSON object, so a column added later is covered too). A sealed
+#: event can therefore never be re-sealed, re-numbered or edited.
+APPEND_ONLY_FUNC = """
+IF TG_OP = 'UPDATE'
+   AND OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
+   AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+   AND (to_jsonb(OLD) - '{seq,prev_hash,hash}'::text[])::text
+       = (to_jsonb(NEW) - '{seq,prev_hash,hash}'::text[])::text
+THEN
+    RETURN NEW;
+END IF;
+RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME
+    USING HINT = 'Audit events are append-only; the only update allowed seals an '
+                 'unsealed event (seq, prev_hash, hash from NULL to values).';
+"""
 
 
 class AuditEvent(models.Model):
@@ -26,7 +38,9 @@ class AuditEvent(models.Model):
     Hash-chained per tenant (``audit/chain.py``): ``seq`` numbers the events of one
     tenant's chain (events without a tenant form the platform chain) from 1 without
     gaps, ``prev_hash`` is the hash of event ``seq - 1`` and ``hash`` this event's
-    own. On PostgreSQL the ``audit_chain_link`` trigger fills all three."""
+    own. On PostgreSQL an event is inserted with all three NULL and sealed after its
+    transaction commits (``audit.sealing``, ``audit_chain_seal`` in ``audit/sql.py``);
+    on SQLite ``audit_record`` links it at insert."""
 
     class ActorType(models.TextChoices):
         USER = "user", "Operator / staff"
@@ -72,9 +86,9 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(
         default=timezone.now, editable=False, db_index=True
     )
-    seq = ChainSeqField(editable=False)
-    prev_hash = ChainHashField(max_length=64, editable=False)
-    hash = ChainHashField(max_length=64, editable=False)
+    seq = ChainSeqField(null=True, editable=False)
+    prev_hash = ChainHashField(max_length=64, null=True, editable=False)
+    hash = ChainHashField(max_length=64, null=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -93,10 +107,17 @@ class AuditEvent(models.Model):
                 condition=models.Q(actor_user__isnull=False),
                 name="audit_actor_user",
             ),
+            # The events waiting for the sealer: a handful at any time, so a tiny
+            # index (an entry leaves it when the event is sealed).
+            models.Index(
+                fields=["tenant", "id"],
+                condition=models.Q(seq__isnull=True),
+                name="audit_unsealed",
+            ),
         ]
         constraints = [
-            # One chain per tenant and one platform chain: concurrent writers can
-            # never both take a sequence number (the trigger's lock makes them
+            # One chain per tenant and one platform chain: concurrent sealers can
+            # never both take a sequence number (the sealer's lock makes them
             # wait; these indexes also serve its "head of the chain" lookup).
             models.UniqueConstraint(
                 fields=["tenant", "seq"],
@@ -113,8 +134,11 @@ class AuditEvent(models.Model):
             ("export_auditevent", "Can export the audit trail of their tenants"),
         ]
         triggers = [
-            pgtrigger.Protect(
-                name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            pgtrigger.Trigger(
+                name="audit_append_only",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                func=APPEND_ONLY_FUNC,
             )
         ]
 

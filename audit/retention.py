@@ -98,7 +98,7 @@ def _prunable_prefix(
 ) -> tuple[int, str]:
     """(seq, hash) of the last event to prune, verifying every link up to it."""
     head = (
-        AuditEvent.objects.filter(tenant_id=tenant_id)
+        AuditEvent.objects.filter(tenant_id=tenant_id, seq__isnull=False)
         .order_by("-seq")
         .values_list("seq", flat=True)
         .first()

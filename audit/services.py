@@ -9,6 +9,7 @@ from django.db import connections, models, router
 from audit import chain, context
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.redaction import redact
+from audit.sealing import audit_seal_on_commit
 from common import clock
 from common.actors import Actor
 
@@ -27,9 +28,9 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit row; ``before``/``after`` are redacted before storage.
 
-    The row joins its tenant's hash chain (``audit/chain.py``): on PostgreSQL the
-    ``audit_chain_link`` trigger links it, holding the chain's lock until the
-    caller's transaction ends; elsewhere it is linked here."""
+    The row joins its tenant's hash chain (``audit/chain.py``): on PostgreSQL it is
+    inserted unsealed and sealed right after the caller's transaction commits
+    (``audit.sealing``; no lock is taken here); elsewhere it is linked here."""
     if target is not None:
         target_type = target._meta.label
         target_id = target.pk
@@ -50,18 +51,21 @@ def audit_record(
         # The policy clock: real time, unless a test froze it to write history.
         created_at=clock.now(),
     )
-    if connections[router.db_for_write(AuditEvent)].vendor != "postgresql":
+    if connections[router.db_for_write(AuditEvent)].vendor == "postgresql":
+        event.save(force_insert=True)
+        audit_seal_on_commit(tenant_id=tenant_id)
+    else:
         _link_in_python(event)
-    event.save(force_insert=True)
+        event.save(force_insert=True)
     return event
 
 
 def _link_in_python(event: AuditEvent) -> None:
-    """What the PostgreSQL trigger does, for databases without it (SQLite in
-    development). SQLite serialises writers; a second writer that read the same
+    """What the PostgreSQL sealer does, at insert, for databases without it (SQLite
+    in development). SQLite serialises writers; a second writer that read the same
     head would be refused by the unique (tenant, seq) index, never fork the chain."""
     head = (
-        AuditEvent.objects.filter(tenant_id=event.tenant_id)
+        AuditEvent.objects.filter(tenant_id=event.tenant_id, seq__isnull=False)
         .order_by("-seq")
         .values_list("seq", "hash")
         .first()

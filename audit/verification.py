@@ -8,12 +8,15 @@ cursor, so memory stays constant however long the chain is.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from audit import chain
 from audit.models import AuditCheckpoint, AuditEvent
+from audit.sealing import audit_backlog
+from common import clock
 
 CHUNK = 2000
 
@@ -50,6 +53,16 @@ class ChainReport:
     head_seq: int
     head_hash: str
     broken: ChainBreak | None
+    #: Committed events not sealed yet (PostgreSQL seals after commit): not part of
+    #: the verified chain until sealed. ``oldest_unsealed_at``: the oldest one's time.
+    unsealed: int = 0
+    oldest_unsealed_at: dt.datetime | None = None
+
+    def unsealed_age_seconds(self, now: dt.datetime | None = None) -> float:
+        if self.oldest_unsealed_at is None:
+            return 0.0
+        elapsed = (now or clock.now()) - self.oldest_unsealed_at
+        return max(elapsed.total_seconds(), 0.0)
 
     @property
     def ok(self) -> bool:
@@ -72,7 +85,7 @@ def audit_chain_length(*, tenant_id: int | None) -> int:
     """Events to walk from the start (one index lookup, no COUNT)."""
     start_seq, _ = audit_chain_start(tenant_id=tenant_id)
     head = (
-        AuditEvent.objects.filter(tenant_id=tenant_id)
+        AuditEvent.objects.filter(tenant_id=tenant_id, seq__isnull=False)
         .order_by("-seq")
         .values_list("seq", flat=True)
         .first()
@@ -86,10 +99,15 @@ def audit_chain_verify(
     progress: Callable[[int], None] | None = None,
 ) -> ChainReport:
     """Walk the chain of ``tenant`` (a Tenant, or None for the platform chain of
-    events without a tenant) and report the first broken link.
+    events without a tenant) and report the first broken link, and how many events
+    wait to be sealed (they are not in the chain yet, so not verified).
 
     ``progress(n)`` is called after every ``n`` events (for a progress bar)."""
     tenant_id = tenant.pk if tenant is not None else None
+    # Counted first: an event sealed during the walk is then at worst verified
+    # and counted as pending, never in neither.
+    backlog = audit_backlog(tenant_id=tenant_id)
+    pending = (backlog.count, backlog.oldest_at)
     start_seq, start_hash = audit_chain_start(tenant_id=tenant_id)
     seq, prev_hash = start_seq, start_hash
     checked = 0
@@ -110,14 +128,16 @@ def audit_chain_verify(
             fields=chain.ChainFields(*values),
         )
         if broken is not None:
-            return ChainReport(tenant_id, start_seq, checked, seq, prev_hash, broken)
+            return ChainReport(
+                tenant_id, start_seq, checked, seq, prev_hash, broken, *pending
+            )
         seq, prev_hash = event_seq, event_hash
         checked += 1
         if progress is not None and checked % CHUNK == 0:
             progress(CHUNK)
     if progress is not None and checked % CHUNK:
         progress(checked % CHUNK)
-    return ChainReport(tenant_id, start_seq, checked, seq, prev_hash, None)
+    return ChainReport(tenant_id, start_seq, checked, seq, prev_hash, None, *pending)
 
 
 def link_problem(

@@ -193,3 +193,6 @@ WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
 # Days an audit event is kept before `manage.py audit_prune` may delete it (leaving a
 # checkpoint so the hash chain still verifies). Unset or 0: retention off, kept forever.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0) or None
+# Events are sealed into the hash chain right after their transaction commits (and by
+# `manage.py audit_seal`); `audit_verify` fails when an event has waited longer.
+AUDIT_SEAL_MAX_LAG_SECONDS = env.int("AUDIT_SEAL_MAX_LAG_SECONDS", default=300)

@@ -1,4 +1,4 @@
-"""Writing events, and tampering with them the way an attacker with database access
+"""Writing (and sealing) events, and tampering with them the way an attacker with database access
 would: the append-only trigger is bypassed for the test's own statement with
 ``pgtrigger.ignore`` on PostgreSQL (SQLite has no such trigger)."""
 
@@ -10,6 +10,7 @@ import pgtrigger
 from django.db import connection
 
 from audit.models import AuditEvent
+from audit.sealing import audit_seal_pending
 from audit.services import _link_in_python, audit_record
 from common.actors import Actor
 
@@ -17,7 +18,8 @@ SYSTEM = Actor.system("tests")
 
 
 def events_write(*, tenant_id: int | None, count: int, prefix: str = "test") -> list:
-    return [
+    """``count`` events of one chain, sealed (returned with their chain fields)."""
+    events = [
         audit_record(
             actor=SYSTEM,
             action=f"{prefix}.event",
@@ -28,6 +30,16 @@ def events_write(*, tenant_id: int | None, count: int, prefix: str = "test") -> 
         )
         for number in range(count)
     ]
+    return sealed(*events)
+
+
+def sealed(*events: AuditEvent) -> list[AuditEvent]:
+    """Seal what is pending (inside a test's transaction no commit ever runs the
+    on-commit seal) and reload ``events`` with their chain fields."""
+    audit_seal_pending()
+    for event in events:
+        event.refresh_from_db()
+    return list(events)
 
 
 @contextmanager
@@ -49,4 +61,4 @@ def event_write_unredacted(*, tenant_id: int, after: dict) -> AuditEvent:
     if connection.vendor != "postgresql":
         _link_in_python(event)
     event.save(force_insert=True)
-    return event
+    return sealed(event)[0]

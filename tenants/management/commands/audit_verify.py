@@ -6,10 +6,16 @@ Walks each chain in sequence order with a progress bar, recomputing every hash
 (``audit.verification.audit_chain_verify``), prints each chain's head (seq and hash:
 record it elsewhere to detect a truncated tail later) or its first broken link, and
 exits with status 1 when any chain is broken.
+
+Events are sealed into their chain after commit; the ones still waiting are not
+verified yet. Their number and the oldest one's age are printed as a warning; the
+command fails when that age exceeds ``AUDIT_SEAL_MAX_LAG_SECONDS`` (the sealer is
+not running).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -44,6 +50,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         expected = _head(options["expect_head"], tenant=options["tenant"])
         broken = []
+        lagging = []
+        max_lag = settings.AUDIT_SEAL_MAX_LAG_SECONDS
         for label, tenant in audit_chains(options["tenant"]):
             tenant_id = tenant.pk if tenant is not None else None
             with tqdm(
@@ -74,8 +82,24 @@ class Command(BaseCommand):
                     f"{label}: BROKEN {report.broken.describe()} "
                     f"({report.events_checked} events verified before it)"
                 )
+            if report.unsealed:
+                age = report.unsealed_age_seconds()
+                self.stderr.write(
+                    f"{label}: WARNING {report.unsealed} events not sealed yet "
+                    f"(not verified); the oldest is {age:.0f} s old"
+                )
+                if age > max_lag:
+                    lagging.append(label)
+        problems = []
         if broken:
-            raise CommandError(f"audit chain broken: {', '.join(broken)}")
+            problems.append(f"audit chain broken: {', '.join(broken)}")
+        if lagging:
+            problems.append(
+                f"events unsealed for more than {max_lag} s (is `audit_seal` "
+                f"running?): {', '.join(lagging)}"
+            )
+        if problems:
+            raise CommandError("; ".join(problems))
 
 
 def _head(value: str | None, *, tenant: str | None) -> tuple[int, str] | None:

@@ -9,9 +9,10 @@ from django.db import connection
 
 from audit import chain
 from audit.models import AuditEvent
+from audit.sealing import audit_seal_pending
 from audit.services import audit_record
 from audit.verification import audit_chain_verify
-from tests.audit.helpers import SYSTEM
+from tests.audit.helpers import SYSTEM, sealed
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,11 +63,13 @@ def test_events_with_awkward_content_verify():
             after={"list": [value, value]},
             reason="reason with\nnewline and \"quotes\" and 'é'",
         )
+    audit_seal_pending()
 
     report = audit_chain_verify(tenant=tenant)
 
     assert report.ok, report.broken
     assert report.events_checked == AuditEvent.objects.filter(tenant=tenant).count()
+    assert report.unsealed == 0
 
 
 def test_hash_covers_the_canonical_form_of_exactly_the_documented_fields():
@@ -74,7 +77,7 @@ def test_hash_covers_the_canonical_form_of_exactly_the_documented_fields():
     event = audit_record(
         actor=SYSTEM, action="test.fields", tenant_id=tenant.pk, after={"b": 1, "a": 2}
     )
-    stored = AuditEvent.objects.get(pk=event.pk)
+    [stored] = sealed(event)
 
     form = chain.canonical_form(
         chain.ChainFields(*(getattr(stored, n) for n in chain.ChainFields.NAMES)),
@@ -113,6 +116,7 @@ def test_each_tenant_and_the_platform_have_their_own_chain():
     b1 = audit_record(actor=SYSTEM, action="t", tenant_id=second.pk)
     a2 = audit_record(actor=SYSTEM, action="t", tenant_id=first.pk)
     p1 = audit_record(actor=SYSTEM, action="t", tenant_id=None)
+    a1, b1, a2, p1 = sealed(a1, b1, a2, p1)
 
     first_of_second = AuditEvent.objects.get(tenant=second, seq=1)
     assert first_of_second.prev_hash == "0" * 64
@@ -122,19 +126,22 @@ def test_each_tenant_and_the_platform_have_their_own_chain():
 
 
 @pytest.mark.postgres
-def test_database_links_raw_sql_inserts_and_ignores_forged_chain_values():
+def test_database_seals_raw_sql_inserts_and_ignores_forged_chain_values():
     tenant = TenantFactory()
-    first = audit_record(actor=SYSTEM, action="t", tenant_id=tenant.pk)
+    [first] = sealed(audit_record(actor=SYSTEM, action="t", tenant_id=tenant.pk))
 
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO audit_auditevent (tenant_id, actor_type, actor_label, action,"
             " target_type, target_id, reason, request_id, created_at, seq, prev_hash,"
             " hash) VALUES (%s, 'system', 'raw', 'raw.insert', '', '', '', '', now(),"
-            " 99, 'forged', 'forged') RETURNING seq, prev_hash",
+            " 99, 'forged', 'forged') RETURNING id, seq, prev_hash, hash",
             [tenant.pk],
         )
-        seq, prev_hash = cursor.fetchone()
+        raw_id, *inserted = cursor.fetchone()
+    assert inserted == [None, None, None]
+    audit_seal_pending()
 
-    assert (seq, prev_hash) == (first.seq + 1, first.hash)
+    raw = AuditEvent.objects.get(pk=raw_id)
+    assert (raw.seq, raw.prev_hash) == (first.seq + 1, first.hash)
     assert audit_chain_verify(tenant=tenant).ok

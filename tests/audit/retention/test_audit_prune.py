@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.exceptions import AuditChainBroken
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.retention import audit_prune
+from audit.sealing import audit_seal_pending
 from audit.verification import audit_chain_verify
 from tests.audit.helpers import SYSTEM, events_write, tampering
 from tests.factories import TenantFactory
@@ -34,6 +35,8 @@ def history(clock, *, old: int, recent: int):
 def prune(*args) -> str:
     out = StringIO()
     call_command("audit_prune", *args, "--no-progress", stdout=out, stderr=StringIO())
+    # What the command's commit would do: seal its audit.pruned event.
+    audit_seal_pending()
     return out.getvalue()
 
 
@@ -87,11 +90,13 @@ def test_a_chain_pruned_twice_verifies_from_the_latest_checkpoint(clock, setting
         older_than=timezone.now() - timedelta(days=30),
         actor=SYSTEM,
     )
+    audit_seal_pending()
     clock.advance(seconds=3600)
     second = audit_prune(tenant_id=tenant.pk, older_than=clock.now(), actor=SYSTEM)
 
     assert second.events_pruned > 0
     assert AuditCheckpoint.objects.filter(tenant=tenant).count() == 2
+    audit_seal_pending()
     assert audit_chain_verify(tenant=tenant).ok
 
 
