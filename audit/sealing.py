@@ -9,7 +9,8 @@ the database, one round trip). Chain order is sealing order.
 It runs
 
 - right after the commit of every transaction that wrote events:
-  ``audit_record`` and the ledger's posting services call ``audit_seal_on_commit``;
+  ``audit_record`` and the ledger's posting services call ``audit_seal_on_commit``
+  (which skips when another sealer of the chain is at work, never queueing);
 - from ``audit_seal_pending`` (``manage.py audit_seal``; a periodic task or cron job),
   which seals whatever a crash or a failed seal left behind.
 
@@ -36,18 +37,24 @@ logger = logging.getLogger(__name__)
 SEAL_BATCH = 5000
 
 
-def audit_chain_seal(*, tenant_id: int | None, limit: int = SEAL_BATCH) -> int:
+def audit_chain_seal(
+    *, tenant_id: int | None, limit: int = SEAL_BATCH, wait: bool = True
+) -> int:
     """Seal the committed, unsealed events of one chain (``tenant_id`` None: the
     platform chain) in id order; returns how many were sealed (at most ``limit``).
 
-    Its own transaction when called outside one (the normal case: after a commit);
-    inside one it joins it and holds the chain's lock until that commits."""
+    ``wait=False``: when another sealer holds the chain's lock, return 0 at once
+    instead of queueing behind it (that sealer, the next one or the sweep seals).
+
+    Outside a transaction (the normal case: after a commit) the call is its own
+    one-statement transaction, one round trip; inside one it joins it and holds the
+    chain's lock until that commits."""
     wrapper = connections[DEFAULT_DB_ALIAS]
     if wrapper.vendor != "postgresql":
         return 0  # linked at insert
-    with transaction.atomic(savepoint=False), wrapper.cursor() as cursor:
-        cursor.execute("SELECT audit_chain_seal(%s, %s)", [tenant_id, limit])
-        return cursor.fetchone()[0]
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT audit_chain_seal(%s, %s, %s)", [tenant_id, limit, wait])
+        return cursor.fetchone()[0] or 0
 
 
 class _SealAfterCommit:
@@ -58,13 +65,15 @@ class _SealAfterCommit:
         self.audit_seal_tenant_id = tenant_id
 
     def __call__(self) -> None:
-        audit_chain_seal(tenant_id=self.audit_seal_tenant_id)
+        audit_chain_seal(tenant_id=self.audit_seal_tenant_id, wait=False)
 
 
 def audit_seal_on_commit(*, tenant_id: int | None) -> None:
     """Seal the chain of ``tenant_id`` once the current transaction commits (at
-    once in autocommit). A failing seal is logged, never raised into the caller whose
-    work is already committed; the next seal or the sweep links the events."""
+    once in autocommit), unless another sealer of that chain is at work (it, the
+    next commit's seal or the sweep links the events: writers never queue here). A
+    failing seal is logged, never raised into the caller whose work is already
+    committed."""
     wrapper = connections[DEFAULT_DB_ALIAS]
     if wrapper.vendor != "postgresql":
         return

@@ -17,6 +17,11 @@ wrote events, and a sweep catches whatever that missed):
    canonical form of ``audit/chain.py``;
 4. returns how many it sealed (at most ``limit``; a sweep calls again until fewer).
 
+With ``wait`` false (the after-commit call) it does not queue behind a sealer already
+at work on the chain: it returns NULL at once. That sealer, or the next commit's, or
+the sweep, seals the event; writers of a busy brand never wait for each other there
+either.
+
 The chain's order is therefore the sealing order: an event whose transaction commits
 after a later-numbered one was sealed gets the next ``seq`` when it is sealed, not a
 place by id. Writers never wait for the lock; a sealer holds it for the few
@@ -160,7 +165,7 @@ DROP FUNCTION IF EXISTS audit_canonical_json(jsonb);
 
 SEAL_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION audit_chain_seal(
-    p_tenant_id bigint, p_limit integer DEFAULT 5000
+    p_tenant_id bigint, p_limit integer DEFAULT 5000, p_wait boolean DEFAULT true
 ) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -171,8 +176,13 @@ DECLARE
     v_events refcursor;
     e audit_auditevent%ROWTYPE;
 BEGIN
-    PERFORM pg_advisory_xact_lock(
-        1635083380, (coalesce(p_tenant_id, 0) % 2147483648)::integer);
+    IF p_wait THEN
+        PERFORM pg_advisory_xact_lock(
+            1635083380, (coalesce(p_tenant_id, 0) % 2147483648)::integer);
+    ELSIF NOT pg_try_advisory_xact_lock(
+            1635083380, (coalesce(p_tenant_id, 0) % 2147483648)::integer) THEN
+        RETURN NULL;  -- another sealer of this chain is at work
+    END IF;
     -- Derived data: a seal lost in a crash is redone by the next sealer.
     PERFORM set_config('synchronous_commit', 'off', true);
 
@@ -248,7 +258,9 @@ END
 $fn$;
 """
 
-DROP_SEAL_FUNCTION = "DROP FUNCTION IF EXISTS audit_chain_seal(bigint, integer);"
+DROP_SEAL_FUNCTION = (
+    "DROP FUNCTION IF EXISTS audit_chain_seal(bigint, integer, boolean);"
+)
 
 DROP_CHAIN_LINK_TRIGGER = """
 DROP TRIGGER IF EXISTS audit_chain_link ON audit_auditevent;
