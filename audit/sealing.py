@@ -8,9 +8,10 @@ the database, one round trip). Chain order is sealing order.
 
 It runs
 
-- right after the commit of every transaction that wrote events:
-  ``audit_record`` and the ledger's posting services call ``audit_seal_on_commit``
-  (which skips when another sealer of the chain is at work, never queueing);
+- right after the commit of a transaction that wrote events: ``audit_record`` and
+  the ledger's posting services call ``audit_seal_on_commit`` (at most once per
+  ``AUDIT_SEAL_INTERVAL_SECONDS`` per chain and process, so a busy brand is sealed in
+  batches; skipped when another sealer of the chain is at work, never queueing);
 - from ``audit_seal_pending`` (``manage.py audit_seal``; a periodic task or cron job),
   which seals whatever a crash or a failed seal left behind.
 
@@ -21,17 +22,17 @@ serialises writers), so there is never anything to seal.
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Count, Min
 
 from audit.models import AuditEvent
 from common import clock
-
-logger = logging.getLogger(__name__)
 
 #: Events one seal transaction links at most (a sweep calls again until done).
 SEAL_BATCH = 5000
@@ -57,6 +58,17 @@ def audit_chain_seal(
         return cursor.fetchone()[0] or 0
 
 
+#: Monotonic time of this process's last after-commit seal, per chain.
+_last_seal: dict[int | None, float] = {}
+
+
+def _seal_due(tenant_id: int | None) -> bool:
+    interval = settings.AUDIT_SEAL_INTERVAL_SECONDS
+    return not interval or (
+        time.monotonic() - _last_seal.get(tenant_id, -math.inf) >= interval
+    )
+
+
 class _SealAfterCommit:
     """One on-commit callback per chain and transaction (a transaction that writes
     many events of a brand seals them with one call)."""
@@ -65,17 +77,24 @@ class _SealAfterCommit:
         self.audit_seal_tenant_id = tenant_id
 
     def __call__(self) -> None:
-        audit_chain_seal(tenant_id=self.audit_seal_tenant_id, wait=False)
+        tenant_id = self.audit_seal_tenant_id
+        if not _seal_due(tenant_id):
+            return  # another commit of this process sealed the chain just now
+        _last_seal[tenant_id] = time.monotonic()
+        audit_chain_seal(tenant_id=tenant_id, wait=False)
 
 
 def audit_seal_on_commit(*, tenant_id: int | None) -> None:
     """Seal the chain of ``tenant_id`` once the current transaction commits (at
-    once in autocommit), unless another sealer of that chain is at work (it, the
-    next commit's seal or the sweep links the events: writers never queue here). A
-    failing seal is logged, never raised into the caller whose work is already
-    committed."""
+    once in autocommit).
+
+    Skipped when this process sealed the chain less than
+    ``AUDIT_SEAL_INTERVAL_SECONDS`` ago (a busy brand is sealed in batches, not once
+    per posting) or another sealer of the chain is at work (never queueing); the next
+    commit's seal or the ``audit_seal`` sweep links the event then. A failing seal is
+    logged, never raised into the caller whose work is already committed."""
     wrapper = connections[DEFAULT_DB_ALIAS]
-    if wrapper.vendor != "postgresql":
+    if wrapper.vendor != "postgresql" or not _seal_due(tenant_id):
         return
     for _savepoints, callback, _robust in wrapper.run_on_commit:
         if getattr(callback, "audit_seal_tenant_id", ...) == tenant_id:

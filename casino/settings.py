@@ -196,3 +196,7 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0) or None
 # Events are sealed into the hash chain right after their transaction commits (and by
 # `manage.py audit_seal`); `audit_verify` fails when an event has waited longer.
 AUDIT_SEAL_MAX_LAG_SECONDS = env.int("AUDIT_SEAL_MAX_LAG_SECONDS", default=300)
+# After-commit seals of one brand's chain from one process at most this often (a busy
+# brand is sealed in batches, not once per posting; what a skipped seal leaves is
+# sealed by the next one or by `audit_seal`). 0: after every commit.
+AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=1.0)

@@ -254,3 +254,20 @@ def test_the_sweep_seals_every_chain_with_pending_events():
     assert not AuditEvent.objects.filter(seq__isnull=True).exists()
     for tenant in (first, second, None):
         assert audit_chain_verify(tenant=tenant).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_chain_is_sealed_in_batches_and_the_sweep_seals_the_rest(settings):
+    settings.AUDIT_SEAL_INTERVAL_SECONDS = 60
+    tenant = TenantFactory()  # its tenant.created commit seals the chain
+    player = PlayerFactory(tenant=tenant)
+
+    for amount in (100, 200, 300):
+        fund(player, amount)
+
+    # Sealed less than a minute ago by this process: these wait for a later seal.
+    pending = audit_backlog(tenant_id=tenant.pk).count
+    assert pending >= 3  # the three postings (and the player's creation)
+    assert audit_seal_pending()[tenant.pk] == pending
+    report = audit_chain_verify(tenant=tenant)
+    assert report.ok and report.unsealed == 0
