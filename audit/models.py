@@ -12,22 +12,15 @@ class ChainHashField(models.CharField):
     """``prev_hash``/``hash`` of an event: NULL until the event is sealed."""
 
 
-#: The append-only trigger's body. Refuses every DELETE and every UPDATE except the
-#: seal: the three chain columns from NULL to values, all other columns unchanged
-#: (compared as one JSON object, so a column added later is covered too). A sealed
-#: event can therefore never be re-sealed, re-numbered or edited.
-APPEND_ONLY_FUNC = """
-IF TG_OP = 'UPDATE'
-   AND OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
-   AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
-   AND (to_jsonb(OLD) - '{seq,prev_hash,hash}'::text[])::text
-       = (to_jsonb(NEW) - '{seq,prev_hash,hash}'::text[])::text
-THEN
-    RETURN NEW;
-END IF;
-RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME
-    USING HINT = 'Audit events are append-only; the only update allowed seals an '
-                 'unsealed event (seq, prev_hash, hash from NULL to values).';
+#: The one UPDATE an event allows: the seal, its three chain columns from NULL to
+#: values, every other column unchanged (compared as one JSON object, so a column
+#: added later is covered too). A trigger refuses every other UPDATE; it does not
+#: even fire for a seal (a WHEN clause, evaluated before any function call).
+SEAL_ONLY = """
+OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
+AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+AND (to_jsonb(OLD) - '{seq,prev_hash,hash}'::text[])::text
+    = (to_jsonb(NEW) - '{seq,prev_hash,hash}'::text[])::text
 """
 
 
@@ -134,12 +127,13 @@ class AuditEvent(models.Model):
             ("export_auditevent", "Can export the audit trail of their tenants"),
         ]
         triggers = [
-            pgtrigger.Trigger(
-                name="audit_append_only",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Update | pgtrigger.Delete,
-                func=APPEND_ONLY_FUNC,
-            )
+            pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Delete),
+            # Every UPDATE but the seal: re-sealing, re-numbering, editing.
+            pgtrigger.Protect(
+                name="audit_seal_only",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(f"NOT ({SEAL_ONLY.strip()})"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,8 +29,9 @@ milliseconds its UPDATEs take. The seal transaction commits with
 ``synchronous_commit = off``: a seal lost in a crash leaves its (durable) events
 unsealed again, and the next sealer seals them anew.
 
-The append-only trigger (``audit.models.APPEND_ONLY_FUNC``) allows exactly one UPDATE
-of an event: its three chain columns from NULL to values, every other column unchanged.
+The append-only triggers (``audit.models``) refuse every DELETE and every UPDATE but
+one: the seal (``SEAL_ONLY``), the three chain columns from NULL to values, every
+other column unchanged.
 ``audit_insert_unsealed`` (a BEFORE INSERT trigger whose WHEN clause is false for every
 normal insert, so it costs nothing there) drops chain values a raw INSERT tries to set.
 

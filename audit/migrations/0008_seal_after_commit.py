@@ -39,7 +39,8 @@ def link_at_insert(apps, schema_editor):
 class Migration(migrations.Migration):
     """Seal after commit (audit/sql.py, audit/sealing.py): events are inserted with
     their chain columns NULL and without taking the chain's lock; a sealer links the
-    committed ones. The append-only trigger now allows exactly that one update."""
+    committed ones. Deleting stays refused (audit_append_only); audit_seal_only refuses
+every UPDATE except that seal."""
 
     dependencies = [
         ('audit', '0007_admin_filter_indexes'),
@@ -73,7 +74,11 @@ class Migration(migrations.Migration):
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='auditevent',
-            trigger=pgtrigger.compiler.Trigger(name='audit_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="\nIF TG_OP = 'UPDATE'\n   AND OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL\n   AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL\n   AND (to_jsonb(OLD) - '{seq,prev_hash,hash}'::text[])::text\n       = (to_jsonb(NEW) - '{seq,prev_hash,hash}'::text[])::text\nTHEN\n    RETURN NEW;\nEND IF;\nRAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME\n    USING HINT = 'Audit events are append-only; the only update allowed seals an '\n                 'unsealed event (seq, prev_hash, hash from NULL to values).';\n", hash='737e3b46f738baf0d7f101dafd57fce6a16169f9', operation='UPDATE OR DELETE', pgid='pgtrigger_audit_append_only_f6eda', table='audit_auditevent', when='BEFORE')),
+            trigger=pgtrigger.compiler.Trigger(name='audit_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;", hash='8de97ad34ee75a50567381ea2cce1fb5817865cf', operation='DELETE', pgid='pgtrigger_audit_append_only_f6eda', table='audit_auditevent', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditevent',
+            trigger=pgtrigger.compiler.Trigger(name='audit_seal_only', sql=pgtrigger.compiler.UpsertTriggerSql(condition="WHEN (NOT (OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL\nAND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL\nAND (to_jsonb(OLD) - '{seq,prev_hash,hash}'::text[])::text\n    = (to_jsonb(NEW) - '{seq,prev_hash,hash}'::text[])::text))", func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='faf6503a07b0eca60b3bca8aa34ec18c8affaed1', operation='UPDATE', pgid='pgtrigger_audit_seal_only_f5497', table='audit_auditevent', when='BEFORE')),
         ),
         migrations.RunPython(seal_after_commit, link_at_insert),
     ]

@@ -1,5 +1,5 @@
 """Writing (and sealing) events, and tampering with them the way an attacker with database access
-would: the append-only trigger is bypassed for the test's own statement with
+would: the append-only triggers are bypassed for the test's own statement with
 ``pgtrigger.ignore`` on PostgreSQL (SQLite has no such trigger)."""
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def sealed(*events: AuditEvent) -> list[AuditEvent]:
 
 @contextmanager
 def tampering():
-    with pgtrigger.ignore("audit.AuditEvent:audit_append_only"):
+    with pgtrigger.ignore(
+        "audit.AuditEvent:audit_append_only", "audit.AuditEvent:audit_seal_only"
+    ):
         yield AuditEvent.objects
 
 

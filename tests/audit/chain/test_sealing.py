@@ -57,12 +57,12 @@ def test_events_are_inserted_unsealed_and_sealed_in_id_order():
 
 
 @pytest.mark.django_db
-def test_append_only_trigger_allows_the_seal_and_nothing_else():
+def test_append_only_triggers_allow_the_seal_and_nothing_else():
     tenant = TenantFactory()
     event = audit_record(actor=SYSTEM, action="t", tenant_id=tenant.pk)
     other = audit_record(actor=SYSTEM, action="t", tenant_id=tenant.pk)
     seal = "UPDATE audit_auditevent SET seq = %s, prev_hash = %s, hash = %s"
-    refused = pytest.raises(DatabaseError, match="Cannot update or delete")
+    refused = pytest.raises(DatabaseError, match="Cannot (update|delete) rows")
 
     # Sealing and changing a payload column in the same update.
     with refused:
