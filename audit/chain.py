@@ -28,10 +28,10 @@ any other number in plain decimal notation without exponent or trailing zeros
 (``1e-05`` -> ``0.00001``).
 
 On PostgreSQL the database computes the same thing in PL/pgSQL (``audit/sql.py``,
-``audit_canonical_json`` and the ``audit_chain_link`` BEFORE INSERT trigger), so the
-ledger's posting function, raw SQL and the ORM are all chained the same way; on SQLite
-``audit.services`` links events in Python with this module. The verifier
-(``audit.services.audit_chain_verify``) always recomputes hashes here, in Python,
+``audit_canonical_json`` and the sealer ``audit_chain_seal``, which links committed
+events after their commit), so the ledger's posting function, raw SQL and the ORM are
+all chained the same way; on SQLite ``audit.services`` links events in Python with
+this module at insert. The verifier (``audit.verification.audit_chain_verify``) always recomputes hashes here, in Python,
 independently of the database; tests/audit/chain/test_canonical_form.py checks that
 both implementations agree on awkward values.
 """

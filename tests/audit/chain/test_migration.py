@@ -64,7 +64,7 @@ def test_from_linking_at_insert_to_sealing_after_commit_and_back():
     tenant = TenantFactory()
     executor = MigrationExecutor(connection)
     executor.migrate(LINKED_AT_INSERT)
-    # p11b's world: the insert trigger links each event as it is written.
+    # Migration 0007's world: the insert trigger links each event as it is written.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO audit_auditevent (tenant_id, actor_type, actor_label, action,"

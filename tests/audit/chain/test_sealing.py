@@ -271,3 +271,24 @@ def test_a_busy_chain_is_sealed_in_batches_and_the_sweep_seals_the_rest(settings
     assert audit_seal_pending()[tenant.pk] == pending
     report = audit_chain_verify(tenant=tenant)
     assert report.ok and report.unsealed == 0
+
+
+@pytest.mark.django_db
+def test_audit_seal_for_one_tenant_leaves_the_other_chains_alone():
+    first, second = TenantFactory(), TenantFactory()
+    audit_record(actor=SYSTEM, action="t", tenant_id=first.pk)
+    audit_record(actor=SYSTEM, action="t", tenant_id=second.pk)
+
+    out = io.StringIO()
+    call_command(
+        "audit_seal",
+        "--tenant",
+        first.slug,
+        "--no-progress",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+
+    assert "sealed 2 events in 1 chains" in out.getvalue()
+    assert audit_backlog(tenant_id=first.pk).count == 0
+    assert audit_backlog(tenant_id=second.pk).count == 2
