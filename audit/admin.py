@@ -1,2 +1,3 @@
-# The audit trail's admin is registered by tenants/admin_audit.py: it needs the
-# tenant scoping of tenants.admin, and audit sits below tenants.
+# The audit trail's admin is tenants/admin_audit.py, registered by
+# TenantsConfig.ready(): it needs the tenant scoping of tenants.admin, and audit sits
+# below tenants.

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import models
+from django.db import connections, models, router
 
-from audit import context
-from audit.models import AuditEvent
+from audit import chain, context
+from audit.models import AuditCheckpoint, AuditEvent
 from audit.redaction import redact
+from audit.sealing import audit_seal_on_commit
+from common import clock
 from common.actors import Actor
 
 
@@ -23,12 +26,16 @@ def audit_record(
     after: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
-    """Write one audit row; ``before``/``after`` are redacted before storage."""
+    """Write one audit row; ``before``/``after`` are redacted before storage.
+
+    The row joins its tenant's hash chain (``audit/chain.py``): on PostgreSQL it is
+    inserted unsealed and sealed right after the caller's transaction commits
+    (``audit.sealing``; no lock is taken here); elsewhere it is linked here."""
     if target is not None:
         target_type = target._meta.label
         target_id = target.pk
     request = context.current()
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         tenant_id=tenant_id,
         actor_type=actor.type,
         actor_user_id=actor.user_id,
@@ -41,6 +48,44 @@ def audit_record(
         reason=reason,
         request_id=request.request_id,
         ip=request.ip,
+        # The policy clock: real time, unless a test froze it to write history.
+        created_at=clock.now(),
+    )
+    if connections[router.db_for_write(AuditEvent)].vendor == "postgresql":
+        event.save(force_insert=True)
+        audit_seal_on_commit(tenant_id=tenant_id)
+    else:
+        _link_in_python(event)
+        event.save(force_insert=True)
+    return event
+
+
+def _link_in_python(event: AuditEvent) -> None:
+    """What the PostgreSQL sealer does, at insert, for databases without it (SQLite
+    in development). SQLite serialises writers; a second writer that read the same
+    head would be refused by the unique (tenant, seq) index, never fork the chain."""
+    head = (
+        AuditEvent.objects.filter(tenant_id=event.tenant_id, seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    if head is None:
+        head = (
+            AuditCheckpoint.objects.filter(tenant_id=event.tenant_id)
+            .order_by("-seq")
+            .values_list("seq", "hash")
+            .first()
+        )
+    seq, prev_hash = head or (0, chain.GENESIS_HASH)
+    stored = {name: getattr(event, name) for name in chain.ChainFields.NAMES}
+    # Hash the JSON as it will be read back, not the Python objects handed in.
+    for name in ("before", "after"):
+        stored[name] = json.loads(json.dumps(stored[name]))
+    event.seq = seq + 1
+    event.prev_hash = prev_hash
+    event.hash = chain.event_digest(
+        chain.ChainFields(**stored), seq=event.seq, prev_hash=prev_hash
     )
 
 

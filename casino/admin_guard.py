@@ -19,6 +19,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
+from common.admin_pagination import BoundedCountAdminMixin
+
 # Field names that hold a secret or something derived from one.
 SENSITIVE_NAME = re.compile(
     r"^(password|key|token|pin)$|secret|encrypted|hmac|_token$|token_|key_hash"
@@ -107,11 +109,17 @@ class SensitiveFieldGuard:
 
 
 def guard_admin_class(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    """Every registered admin, ours and third-party apps' (axes, django-otp) alike:
+    no lookups through secret fields, and a changelist that never counts a whole
+    table (``common.admin_pagination``)."""
     if issubclass(admin_class, SensitiveFieldGuard):
         return admin_class
+    mixins = (SensitiveFieldGuard,)
+    if not issubclass(admin_class, BoundedCountAdminMixin):
+        mixins += (BoundedCountAdminMixin,)
     return type(
         admin_class.__name__,
-        (SensitiveFieldGuard, admin_class),
+        (*mixins, admin_class),
         {
             "__module__": admin_class.__module__,
             "__doc__": admin_class.__doc__,

@@ -287,3 +287,15 @@ TENANT_FEATURES_CACHE_SECONDS = env.int("TENANT_FEATURES_CACHE_SECONDS", default
 CRM_CAMPAIGN_BATCH_SIZE = env.int("CRM_CAMPAIGN_BATCH_SIZE", default=500)
 # The product name the admin shows beside the operator's brand.
 ADMIN_PRODUCT_NAME = env.str("ADMIN_PRODUCT_NAME", default="Casino Back-Office")
+
+# --- issue 11: audit trail (docs/audit.md) ---
+# Days an audit event is kept before `manage.py audit_prune` may delete it (leaving a
+# checkpoint so the hash chain still verifies). Unset or 0: retention off, kept forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0) or None
+# Events are sealed into the hash chain right after their transaction commits (and by
+# `manage.py audit_seal`); `audit_verify` fails when an event has waited longer.
+AUDIT_SEAL_MAX_LAG_SECONDS = env.int("AUDIT_SEAL_MAX_LAG_SECONDS", default=300)
+# After-commit seals of one brand's chain from one process at most this often (a busy
+# brand is sealed in batches, not once per posting; what a skipped seal leaves is
+# sealed by the next one or by `audit_seal`). 0: after every commit.
+AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=1.0)

@@ -17,7 +17,7 @@ from casino.exclusions.selectors import (
 from casino.models import Player
 from common.actors import Actor
 from common.currency import format_money, money_display
-from tenants.admin import TenantFilter, TenantScopedAdmin, reason_action
+from tenants.admin import CurrencyFilter, TenantFilter, TenantScopedAdmin, reason_action
 from wallet.compliance.deposit_limits import deposit_limit_usage_list
 from wallet.compliance.risk import risk_flag_clear
 from wallet.models import PlayerDepositLimit, PlayerRiskFlag
@@ -137,7 +137,7 @@ class PlayerDepositLimitAdmin(TenantScopedAdmin):
 
     read_only = True
     list_display = ["id", "tenant", "player", "period", "amount"]
-    list_filter = [TenantFilter, "period", "currency"]
+    list_filter = [TenantFilter, "period", CurrencyFilter]
     exclude = ["amount_minor", "pending_amount_minor"]  # shown in major units
     readonly_fields = ["amount", "pending_amount"]
     amount = money_display(description="Limit")

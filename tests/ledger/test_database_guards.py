@@ -158,7 +158,9 @@ def test_update_and_delete_of_audit_events_are_refused_with_raw_sql():
     params = ["wallet.JournalTransaction", str(txn_id)]
     where = "WHERE target_type = %s AND target_id = %s"
     _refused_statement(f"UPDATE audit_auditevent SET reason = 'x' {where}", params)
-    _refused_statement(f"DELETE FROM audit_auditevent {where}", params)
+    _refused_statement(
+        f"DELETE FROM audit_auditevent {where}", params, match="Cannot delete"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM audit_auditevent {where}", params)
         assert cursor.fetchone() == (1,)

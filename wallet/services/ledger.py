@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit import context as audit_context
+from audit.sealing import audit_seal_on_commit
 from audit.services import audit_record
 from casino.models import Player
 from common.actors import Actor
@@ -250,23 +251,32 @@ def _post_postgres(
         [line.amount_minor for line in lines],
         [line.account.currency for line in lines],
     )
-    return _run_posting_call(sql.CALL, params)
+    return _run_posting_call(sql.CALL, params, tenant_id=fields["tenant_id"])
 
 
-def _run_posting_call(statement: str, params: tuple) -> tuple[str, int | None]:
+def _run_posting_call(
+    statement: str, params: tuple, *, tenant_id: int
+) -> tuple[str, int | None]:
     """Outside any transaction the single statement is its own transaction (one round
-    trip, triggers checked at its end); inside one it joins the caller's."""
+    trip, triggers checked at its end); inside one it joins the caller's.
+
+    The audit event it writes is sealed into the brand's chain after the commit
+    (``audit.sealing``), not under a lock held until then."""
     # The connection once: every attribute read through the ``connection`` proxy
     # looks the wrapper up again in a thread/async-local.
     wrapper = connections[DEFAULT_DB_ALIAS]
     try:
         if wrapper.in_atomic_block:
             with transaction.atomic(savepoint=False):
-                return _call_post_function(wrapper, statement, params)
-        return _call_post_function(wrapper, statement, params)
+                result = _call_post_function(wrapper, statement, params)
+        else:
+            result = _call_post_function(wrapper, statement, params)
     except DatabaseError as exc:
         _raise_from_database(exc)
         raise
+    if result[0] == "posted":
+        audit_seal_on_commit(tenant_id=tenant_id)
+    return result
 
 
 def _posting_cursor(wrapper) -> psycopg.Cursor:
@@ -449,7 +459,8 @@ def _post_player_movement_postgres(
     request = audit_context.current()
     status, transaction_id = _run_posting_call(
         sql.MOVEMENT_CALL,
-        (
+        tenant_id=player.tenant_id,
+        params=(
             player.tenant_id,
             kind,
             idempotency_key,
