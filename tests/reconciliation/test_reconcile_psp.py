@@ -255,6 +255,8 @@ def test_a_clean_adyen_report_has_no_findings_and_books_its_costs(player):
 
 def test_adyen_amounts_use_adyens_currency_exponents(player):
     brand = player.tenant
+    brand.allowed_currencies = [*(brand.allowed_currencies or []), "CLP"]
+    brand.save(update_fields=["allowed_currencies"])
     deposit = completed_deposit(player, 1500, currency="CLP", provider="adyen")
     lines = [
         adyen_line(
