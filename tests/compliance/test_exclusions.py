@@ -220,7 +220,8 @@ def test_marketing_resumes_after_the_end(clock):
     ) == [player]
 
 
-def test_the_demo_brands_share_exclusions_through_their_operator():
+def test_the_demo_brands_share_exclusions_through_their_operator(settings):
+    settings.PAYMENTS_SIMULATOR_ENABLED = True  # seed_demo pays through the simulator
     call_command("seed_demo", stdout=StringIO())
     on_aurora = Player.objects.get(tenant__slug="aurora", email="alice@example.com")
     on_nebula = Player.objects.get(tenant__slug="nebula", email="alice@example.com")
