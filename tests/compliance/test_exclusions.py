@@ -27,6 +27,7 @@ from casino.services import player_login
 from tenants.models import Operator, Tenant
 from tests.compliance.helpers import deposit_start
 from tests.factories import PlayerFactory, TenantFactory
+from tests.payments.conftest import simulator  # noqa: F401 (fixture)
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet.models import Withdrawal
 
@@ -220,8 +221,8 @@ def test_marketing_resumes_after_the_end(clock):
     ) == [player]
 
 
-def test_the_demo_brands_share_exclusions_through_their_operator(settings):
-    settings.PAYMENTS_SIMULATOR_ENABLED = True  # seed_demo pays through the simulator
+@pytest.mark.usefixtures("simulator")  # seed_demo pays through the simulator
+def test_the_demo_brands_share_exclusions_through_their_operator():
     call_command("seed_demo", stdout=StringIO())
     on_aurora = Player.objects.get(tenant__slug="aurora", email="alice@example.com")
     on_nebula = Player.objects.get(tenant__slug="nebula", email="alice@example.com")
