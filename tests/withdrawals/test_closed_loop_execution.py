@@ -371,3 +371,30 @@ def test_every_leg_failing_without_a_bank_leg_rejects_and_returns_it_all(
     assert withdrawal.state == W.REJECTED
     assert balances(player) == (5_000, 0)
     reconcile_clean(adyen_config_model.tenant_id)
+
+
+def test_the_review_page_shows_the_executed_legs_with_their_state(
+    client, stripe, fake_stripe, django_capture_on_commit_callbacks
+):
+    from tests.factories import OperatorFactory
+
+    player = verified_player(tenant=stripe.tenant, balance_minor=0)
+    old_deposit(player, 3_000)
+    card = stripe_paid(client, stripe, player, 5_000)
+    withdrawal = approve(
+        withdrawal_requested(player, 7_000), django_capture_on_commit_callbacks
+    )
+    client.force_login(OperatorFactory(tenants=[stripe.tenant]))
+
+    html = client.get(f"/admin/wallet/withdrawal/{withdrawal.pk}/change/").content
+    page = html.decode()
+
+    assert "Payout split (closed loop, executed)" in page
+    plan = page[
+        page.index('id="payout-plan"') : page.index(
+            "</table>", page.index('id="payout-plan"')
+        )
+    ]
+    assert f"#{card.pk}" in plan
+    assert "50.00 EUR" in plan and "Pending at the PSP" in plan
+    assert "20.00 EUR" in plan and "Bank transfer" in plan
