@@ -13,10 +13,14 @@ Rules are a JSON object; every key is optional and all given keys must hold (AND
 ``has_tags``              ["vip", "whale"]: the player has every one of these tags
 ``balance_above``         {"currency": "EUR", "amount": "50.00"}: the available balance in
                           the currency is strictly above the amount
-``self_excluded``         true / false: the player is (not) excluded from play. The player
-                          model has no self-exclusion record yet, so this reads the
-                          ``blocked`` status, the exclusion the model has today
-                          (``crm.selectors.marketing_excluded_q``)
+``self_excluded``         true / false: a time-out or self-exclusion (issue 13,
+                          ``casino.exclusions``) does (not) bind the player at run
+                          time: their own, or one the same email set on a sibling
+                          brand when the operator shares exclusions across brands
+                          (``casino.exclusions.selectors.player_excluded_q``, in the
+                          database). An exclusion stops binding at its ``ends_at``.
+                          The ``blocked`` status is not an exclusion (campaigns skip
+                          blocked players anyway)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.dateparse import parse_date, parse_datetime
 
+from casino.exclusions.selectors import player_excluded_q
 from casino.models import Player
 from common import clock
 from common.currency import InvalidAmount, UnknownCurrency, to_minor
@@ -172,10 +177,9 @@ def segment_rules_parse(rules: Any) -> SegmentSpec:
     return SegmentSpec(**spec)
 
 
-def excluded_q() -> Q:
-    """Players excluded from play (and so from marketing). Today the player model's
-    only exclusion is the ``blocked`` status; a self-exclusion record joins here."""
-    return Q(status=Player.Status.BLOCKED)
+def excluded_q(*, tenant: Tenant, now: datetime) -> Q:
+    """Players of ``tenant`` a time-out or self-exclusion binds at ``now``."""
+    return player_excluded_q(tenant=tenant, now=now)
 
 
 def segment_player_queryset(
@@ -228,5 +232,6 @@ def segment_player_queryset(
             )
         )
     if spec.self_excluded is not None:
-        players = players.filter(excluded_q() if spec.self_excluded else ~excluded_q())
+        excluded = excluded_q(tenant=tenant, now=now)
+        players = players.filter(excluded if spec.self_excluded else ~excluded)
     return players

@@ -21,7 +21,7 @@ from crm.models import (
 )
 from payments.models import Dispute
 from tenants.models import Tenant
-from wallet.models import Deposit, PayoutAttempt, Withdrawal
+from wallet.models import Deposit, Finding, PayoutAttempt, Withdrawal
 
 #: Counts on the admin index stop here ("1000+"): a dashboard never scans a table.
 ATTENTION_COUNT_CAP = 1000
@@ -157,7 +157,17 @@ class Attention:
     open_disputes: Capped
     payouts_failed: Capped
     payouts_unknown: Capped
+    #: open reconciliation findings, most severe first: (severity, label, count)
+    open_findings: list[tuple[str, str, Capped]]
 
+
+#: one bounded count per severity, each served by the ``finding_queue`` index
+#: (tenant, status, severity)
+FINDING_SEVERITIES_FIRST_WORST = [
+    (Finding.Severity.CRITICAL, Finding.Severity.CRITICAL.label),
+    (Finding.Severity.WARNING, Finding.Severity.WARNING.label),
+    (Finding.Severity.INFO, Finding.Severity.INFO.label),
+]
 
 WITHDRAWAL_AGE_BUCKETS = [
     ("under 1 hour", None, timedelta(hours=1)),
@@ -194,4 +204,16 @@ def attention_today(*, tenant_ids: list[int] | None) -> Attention:
         payouts_unknown=_capped(
             PayoutAttempt.objects.filter(scope, state=PayoutAttempt.State.UNKNOWN)
         ),
+        open_findings=[
+            (
+                severity,
+                label,
+                _capped(
+                    Finding.objects.filter(
+                        scope, status=Finding.Status.OPEN, severity=severity
+                    )
+                ),
+            )
+            for severity, label in FINDING_SEVERITIES_FIRST_WORST
+        ],
     )

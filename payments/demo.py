@@ -4,8 +4,9 @@
 It leaves one verified player with a withdrawal waiting in the operator's queue, and
 sets the brand's retry policy low (2 retries, 5 s cooldown) so an operator can approve,
 mark the payout failed and retry until the policy refuses with
-PAYMENT_RETRY_LIMIT_EXCEEDED within a minute. The player's money comes from a deposit
-paid through the PSP simulator (needs ``PAYMENTS_SIMULATOR_ENABLED``).
+PAYMENT_RETRY_LIMIT_EXCEEDED within a minute. The player's money is winnings the
+operator credited (an audited adjustment), not a card deposit, so the closed loop
+sends the whole withdrawal to the bank.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from audit.services import audit_record, model_snapshot
 from casino.models import Player
 from casino.services import player_register
 from common.actors import Actor
-from payments.simulator.deposits import simulated_deposit_pay
 from payments.withdrawals.services import withdrawal_submit
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_policy_changed, tenant_policy_get
+from wallet import services as wallet
 from wallet.models import Withdrawal
 
 SEED = Actor.system("seed_withdrawals_demo")
@@ -98,14 +99,18 @@ def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
                 reason="withdrawal demo",
             )
             player.refresh_from_db()
-    # Funded by a deposit paid through the PSP simulator and the real webhook code,
-    # as a player funds their account (its own transactions).
-    simulated_deposit_pay(
-        player=player,
-        amount_minor=50_000,
-        currency="EUR",
-        idempotency_key=f"demo:withdrawals:funding:{player.pk}",
-    )
+    # Funded by winnings the operator credits, not by a card deposit: a withdrawal
+    # goes back to the player's refundable card deposits first (closed loop, issue
+    # 13), and this demo is about the bank payout and its retry policy.
+    with transaction.atomic(durable=True):
+        wallet.adjustment_create(
+            actor=SEED,
+            player=player,
+            currency="EUR",
+            amount_minor=50_000,
+            reason="Demo winnings (no card deposit: the payout goes to the bank)",
+            idempotency_key=f"demo:withdrawals:funding:{player.pk}",
+        )
     with transaction.atomic(durable=True):
         withdrawal, _ = withdrawal_submit(
             player=player,

@@ -281,6 +281,16 @@ class Refund(models.Model):
     # The operator's request key (one per refund form shown): a second submit of
     # the same form returns the first refund instead of refunding twice.
     request_key = models.CharField(max_length=128, blank=True, default="")
+    # Closed-loop payouts: a refund that is a leg of a withdrawal is paid from that
+    # withdrawal's money, held in this hold until the refund is final.
+    hold = models.OneToOneField(
+        "wallet.Hold",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund",
+        help_text="Set for a closed-loop leg of a withdrawal: the held money it pays.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -79,6 +79,8 @@ WALLET_TRANSITIONS = {
     "withdrawal_payout_failed",
     "withdrawal_payout_returned",
     "withdrawal_retry_blocked_record",
+    "withdrawal_hold_split",
+    "withdrawal_refund_leg_settle",
     "payout_attempt_claim",
     "payout_attempt_outcome_unknown",
     "payout_attempt_provider_reference_set",

@@ -323,6 +323,17 @@ class Hold(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Closed-loop payouts: the part of a withdrawal going back to a deposit method
+    # as a PSP refund stays held here until the refund is final (voided then, and
+    # on success taken by the refund's claw-back in the same transaction).
+    refund_leg_of = models.ForeignKey(
+        "wallet.Withdrawal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund_leg_holds",
+        help_text="The withdrawal whose refund leg this hold covers (closed loop).",
+    )
 
     class Meta:
         ordering = ["-id"]

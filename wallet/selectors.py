@@ -359,8 +359,11 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
       own and leave those totals as they were, as the services do);
     - each player's held balance equals the holds of their withdrawals still holding
       funds (requested, approved, payout_pending, payout_failed), per currency, and
-      each such withdrawal's hold is pending;
-    - no withdrawal is ``paid`` without a posted hold, and none is rejected or
+      each such withdrawal's hold is pending (plus the pending holds of closed-loop
+      refund legs, ``Hold.refund_leg_of``: while one is pending, a withdrawal may be
+      payout_pending with its bank hold posted, or approved with no bank leg);
+    - no withdrawal is ``paid`` without a posted hold (or, paid entirely by refund
+      legs, its original hold voided by the split), and none is rejected or
       canceled with its hold not voided;
     - ``DEPOSIT_CREDIT_WITHOUT_DEPOSIT``: every posting of kind ``deposit`` names a
       deposit (reference ``deposit:<id>``): money credited as a deposit with no
@@ -432,15 +435,45 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     problems += _deposit_credits_without_deposit(scope=scope)
     problems += _payouts_without_withdrawal(scope=scope)
 
+    legs = Hold.objects.filter(refund_leg_of_id=OuterRef("pk"))
     withdrawals = (
         Withdrawal.objects.filter(scope)
+        .annotate(
+            has_legs=Exists(legs),
+            legs_pending=Exists(legs.filter(state=Hold.State.PENDING)),
+        )
         .values_list(
-            "pk", "player_id", "currency", "state", "hold__state", "hold__amount_minor"
+            "pk",
+            "player_id",
+            "currency",
+            "state",
+            "hold__state",
+            "hold__amount_minor",
+            "has_legs",
+            "legs_pending",
         )
         .order_by("pk")
     )
     holding: dict[tuple[int, str], int] = {}
-    for pk, player_id, currency, state, hold_state, hold_amount in withdrawals:
+    # Closed-loop refund legs hold their part until the refund is final.
+    for player_id, currency, amount in Hold.objects.filter(
+        scope, refund_leg_of__isnull=False, state=Hold.State.PENDING
+    ).values_list("player_id", "currency", "amount_minor"):
+        holding[(player_id, currency)] = holding.get((player_id, currency), 0) + amount
+    for row in withdrawals:
+        pk, player_id, currency, state, hold_state, hold_amount = row[:6]
+        has_legs, legs_pending = row[6:]
+        closed_loop_waiting = legs_pending and (
+            # the bank leg paid before the last refund leg was final
+            (
+                state == Withdrawal.State.PAYOUT_PENDING
+                and hold_state == Hold.State.POSTED
+            )
+            # no bank leg: the split voided the original hold
+            or (state == Withdrawal.State.APPROVED and hold_state == Hold.State.VOIDED)
+        )
+        if closed_loop_waiting:
+            continue
         if state in WITHDRAWAL_HOLDING_STATES:
             if hold_state != Hold.State.PENDING:
                 problems.append(
@@ -449,7 +482,11 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             else:
                 key = (player_id, currency)
                 holding[key] = holding.get(key, 0) + hold_amount
-        elif state == Withdrawal.State.PAID and hold_state != Hold.State.POSTED:
+        elif (
+            state == Withdrawal.State.PAID
+            and hold_state != Hold.State.POSTED
+            and not (has_legs and hold_state == Hold.State.VOIDED)
+        ):
             problems.append(
                 f"withdrawal {pk} is paid but its hold is {hold_state or 'missing'}, "
                 "not posted"

@@ -70,24 +70,33 @@ def player_marketing_blocked(*, player: Player, now: datetime | None = None) -> 
     return player_exclusion_active_get(player=player, now=now) is not None
 
 
+def player_excluded_q(*, tenant: Tenant, now: datetime | None = None) -> Q:
+    """A filter for players of ``tenant`` whom a time-out or self-exclusion binds at
+    ``now`` (the same answer as ``player_exclusion_active_get``, evaluated in the
+    database): their own, or, when the brand's operator says exclusions cover all
+    its brands, one set by the same email (case-insensitive) on a sibling brand.
+    ``EXISTS`` subqueries only, so it composes with any player query (CRM segment
+    rule ``self_excluded``, campaign skips). ``ends_at`` is exclusive: an exclusion
+    ending at ``now`` no longer binds."""
+    now = now or clock.now()
+    active = _active(now)
+    excluded = Q(Exists(active.filter(player_id=OuterRef("pk"))))
+    if tenant.operator_id is not None:
+        sibling = active.filter(
+            tenant__operator_id=tenant.operator_id,
+            tenant__operator__exclusion_covers_all_brands=True,
+        ).annotate(email_lower=Lower("player__email"))
+        excluded |= Q(Exists(sibling.filter(email_lower=Lower(OuterRef("email")))))
+    return excluded
+
+
 def player_marketable_filter(
     queryset: QuerySet[Player], *, tenant_id: int, now: datetime | None = None
 ) -> QuerySet[Player]:
     """``queryset`` (players of ``tenant_id``) without the players a time-out or
     self-exclusion binds now, matched across the operator's brands by email when
     the operator says so. One query with ``NOT EXISTS`` subqueries, for campaigns."""
-    now = now or clock.now()
-    active = _active(now)
-    queryset = queryset.filter(tenant_id=tenant_id).exclude(
-        Exists(active.filter(player_id=OuterRef("pk")))
+    tenant = Tenant.objects.get(pk=tenant_id)
+    return queryset.filter(tenant_id=tenant_id).exclude(
+        player_excluded_q(tenant=tenant, now=now)
     )
-    tenant = Tenant.objects.select_related("operator").get(pk=tenant_id)
-    operator = tenant.operator
-    if operator is not None and operator.exclusion_covers_all_brands:
-        sibling = active.filter(tenant__operator_id=operator.pk).annotate(
-            email_lower=Lower("player__email")
-        )
-        queryset = queryset.annotate(_email_lower=Lower("email")).exclude(
-            Exists(sibling.filter(email_lower=OuterRef("_email_lower")))
-        )
-    return queryset

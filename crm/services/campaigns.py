@@ -3,7 +3,10 @@
 Each batch runs in three steps: (1) in one transaction, insert a ``pending`` row per
 player not yet recorded and lock the rows this run may act on (SKIP LOCKED, so two
 concurrent runs split the players instead of both mailing them), decide each one
-(consent, exclusion) and mark those to mail ``sending``; commit. (2) Outside any
+(``skipped_excluded`` when the player is blocked or a time-out or self-exclusion
+binds them, here or on a sibling brand the operator shares exclusions with:
+``casino.exclusions.selectors.player_marketable_filter``; ``skipped_no_consent``
+without e-mail consent) and mark those to mail ``sending``; commit. (2) Outside any
 transaction, render and hand the e-mails to Django's e-mail backend over one
 connection. (3) Record ``sent`` or ``failed``. A crash after (1) leaves rows
 ``sending``: a rerun does not mail them again (never twice beats maybe twice)."""
@@ -21,13 +24,14 @@ from django.db.models import Exists, OuterRef
 from django.template import Context, Engine, TemplateSyntaxError
 
 from audit.services import audit_record
+from casino.exclusions.selectors import player_marketable_filter
 from casino.models import Player
 from common import clock
 from common.actors import Actor
 from common.errors import ValidationFailed
 from crm.exceptions import CampaignTemplateInvalid
 from crm.models import Campaign, CampaignSend, Consent, Segment
-from crm.segments import excluded_q, segment_player_queryset, segment_rules_parse
+from crm.segments import segment_player_queryset, segment_rules_parse
 
 Status = CampaignSend.Status
 
@@ -115,9 +119,15 @@ def _claim(campaign: Campaign, player_ids: list[int]) -> list[CampaignSend]:
                         granted=True,
                     )
                 ),
-                excluded=Exists(Player.objects.filter(excluded_q(), pk=OuterRef("pk"))),
             )
         }
+        marketable = set(
+            player_marketable_filter(
+                Player.objects.filter(pk__in=player_ids),
+                tenant_id=campaign.tenant_id,
+                now=now,
+            ).values_list("pk", flat=True)
+        )
         CampaignSend.objects.bulk_create(
             [
                 CampaignSend(
@@ -147,7 +157,7 @@ def _claim(campaign: Campaign, player_ids: list[int]) -> list[CampaignSend]:
             row.email = player.email
             row.error = ""
             row.updated_at = now
-            if player.excluded:
+            if player.status == Player.Status.BLOCKED or player.pk not in marketable:
                 row.status = Status.SKIPPED_EXCLUDED
             elif not player.consented:
                 row.status = Status.SKIPPED_NO_CONSENT

@@ -64,6 +64,7 @@ def refund_request(
     reason: str,
     actor: Actor,
     request_key: str,
+    hold_id: int | None = None,
 ) -> Refund:
     """Ask the PSP to refund ``amount_minor`` of a completed deposit (partial or full).
     Joins the caller's transaction; takes the deposit row lock so two operators cannot
@@ -71,7 +72,11 @@ def refund_request(
 
     ``request_key`` is the operator's idempotency key (the admin form carries one):
     a repeat returns the first refund and sends nothing; the same key for another
-    deposit or amount raises ``IdempotencyKeyReuseConflict``."""
+    deposit or amount raises ``IdempotencyKeyReuseConflict``.
+
+    ``hold_id`` makes the refund a closed-loop leg of a withdrawal: paid from the
+    money held in that hold (``wallet.services.withdrawal_hold_split``), which the
+    refund's outcome settles (``withdrawal_refund_leg_settle``)."""
     with transaction.atomic(savepoint=False):
         deposit = _deposit_locked(deposit_id=deposit_id, tenant_id=tenant_id)
         first = Refund.objects.filter(
@@ -106,6 +111,7 @@ def refund_request(
             reason=reason[:255],
             requested_by=str(actor),
             request_key=request_key,
+            hold_id=hold_id,
         )
         audit_record(
             actor=actor,
@@ -200,6 +206,10 @@ def refund_succeeded(
                 actor=actor,
             )
             return refund
+        if refund.hold_id is not None:
+            # A closed-loop leg: the money is in the leg's hold; voided first, so the
+            # claw-back below takes it from the player's available balance at once.
+            _refund_leg_settle(refund=refund, refunded=True, actor=actor)
         total = deposit.refunded_minor + refund.amount_minor
         wallet.deposit_refund_record(
             deposit_id=deposit.pk,
@@ -260,6 +270,10 @@ def refund_failed(
             refund.state = State.REVERSED
         else:
             refund.state = State.FAILED
+            if refund.hold_id is not None:
+                # A closed-loop leg that did not happen: its part of the withdrawal
+                # goes back to the player's available balance, once.
+                _refund_leg_settle(refund=refund, refunded=False, actor=actor)
         refund.failure_reason = reason[:255]
         refund.save(update_fields=["state", "failure_reason", "updated_at"])
         audit_record(
@@ -338,3 +352,22 @@ def _refund_locked(
     if found is None and provider_reference:
         found = refunds.filter(provider_reference=provider_reference).first()
     return found
+
+
+def _refund_leg_settle(*, refund: Refund, refunded: bool, actor: Actor) -> None:
+    """Settle the withdrawal leg a final refund pays (the caller holds the deposit
+    and refund locks; the wallet service then locks the withdrawal and the hold)."""
+    others_refunded = (
+        Refund.objects.filter(
+            hold__refund_leg_of_id=refund.hold.refund_leg_of_id,
+            state=State.SUCCEEDED,
+        )
+        .exclude(pk=refund.pk)
+        .exists()
+    )
+    wallet.withdrawal_refund_leg_settle(
+        hold=refund.hold,
+        actor=actor,
+        refunded=refunded,
+        any_leg_refunded=refunded or others_refunded,
+    )

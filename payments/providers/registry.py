@@ -18,6 +18,7 @@ ProviderFactory = Callable[[Any], PaymentProvider]
 
 _FACTORIES: dict[str, ProviderFactory] = {}
 _OPERATOR_SETTLED: set[str] = set()
+_NO_REFUNDS: set[str] = set()
 # name → f(tenant_slug) -> (PSPConfig field values, secrets), for the simulator.
 _SIMULATED: dict[str, Callable[[str], tuple[dict, dict]]] = {}
 
@@ -27,11 +28,14 @@ def register(
     factory: ProviderFactory,
     *,
     operator_settles_payouts: bool = False,
+    refunds: bool = True,
     simulated_config: Callable[[str], tuple[dict, dict]] | None = None,
 ) -> None:
     _FACTORIES[name] = factory
     if operator_settles_payouts:
         _OPERATOR_SETTLED.add(name)
+    if not refunds:
+        _NO_REFUNDS.add(name)
     if simulated_config is not None:
         _SIMULATED[name] = simulated_config
 
@@ -49,6 +53,12 @@ def provider_operator_settles_payouts(name: str) -> bool:
     """Whether an operator (not the PSP) says how this provider's payouts ended
     (``PaymentProvider.operator_settles_payouts``), without building it."""
     return name in _OPERATOR_SETTLED
+
+
+def provider_refunding_names() -> list[str]:
+    """The providers that can refund a deposit (a closed-loop refund leg goes only
+    to these; ``manual`` deposits, bank transfers, cannot be refunded by the PSP)."""
+    return sorted(set(_FACTORIES) - _NO_REFUNDS)
 
 
 def provider_build(*, name: str, config: Any = None) -> PaymentProvider:

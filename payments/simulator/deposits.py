@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from casino.models import Player
 from payments.deposits.services import deposit_start
-from payments.models import PSPConfig
+from payments.models import PSPConfig, Refund
 from payments.providers.stripe.provider import simulator_enabled
 from payments.simulator import adyen
 from payments.simulator.events import deliver, event_for
@@ -69,3 +69,43 @@ def simulated_deposit_pay(
     if deposit.state != Deposit.State.COMPLETED:
         raise SimulatedDepositFailed(f"deposit {deposit.pk} is {deposit.state}")
     return deposit
+
+
+def simulated_refund_confirm(*, refund: Refund) -> Refund:
+    """What the PSP does when it has refunded: its signed refund event (Stripe
+    ``charge.refunded`` with the new refunded total, Adyen ``REFUND``) delivered to
+    the real webhook view, which books the refund (and settles a closed-loop leg).
+    Opens its own transactions (call it outside any); a settled refund is left as
+    it is."""
+    if not simulator_enabled():
+        raise ImproperlyConfigured("Simulated refunds need PAYMENTS_SIMULATOR_ENABLED.")
+    if refund.state != Refund.State.PENDING:
+        return refund
+    deposit = refund.deposit
+    config = PSPConfig.objects.get(
+        tenant_id=deposit.tenant_id, provider=refund.provider
+    )
+    if refund.provider == "adyen":
+        item = adyen.notification_item(
+            config=config,
+            deposit=deposit,
+            event="REFUND",
+            amount_minor=refund.amount_minor,
+            merchant_reference=f"refund:{refund.pk}",
+            psp_reference=refund.provider_reference or None,
+        )
+        response = adyen.deliver(config=config, document=adyen.batch(item))
+    else:
+        event = event_for(
+            deposit,
+            "charge.refunded",
+            amount_minor=deposit.refunded_minor + refund.amount_minor,
+        )
+        response = deliver(config=config, event=event)
+    if response.status_code != 200:
+        raise SimulatedDepositFailed(
+            f"refund {refund.pk}: the webhook answered {response.status_code} "
+            f"{response.content[:200]!r}"
+        )
+    refund.refresh_from_db()
+    return refund

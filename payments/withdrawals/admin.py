@@ -24,6 +24,7 @@ from common import clock
 from common.actors import Actor
 from common.currency import format_money, format_money_html
 from common.errors import ApplicationError
+from payments.models import Refund
 from payments.providers.registry import provider_operator_settles_payouts
 from payments.reconciliation import payout_attempt_settle
 from payments.withdrawals.closed_loop import withdrawal_payout_plan
@@ -145,12 +146,47 @@ def risk_flags(withdrawal: Withdrawal) -> list[str]:
     return flags
 
 
+def _executed_legs(withdrawal: Withdrawal) -> list[dict]:
+    """The legs an approval executed: its refunds (with their state) and the bank
+    leg, if any (the withdrawal's hold after the split)."""
+    currency = withdrawal.currency
+    rows = [
+        {
+            "kind": "Refund to deposit",
+            "deposit_id": refund.deposit_id,
+            "provider": refund.provider,
+            "amount": format_money(refund.amount_minor, currency),
+            "state": refund.get_state_display(),
+        }
+        for refund in Refund.objects.filter(hold__refund_leg_of=withdrawal).order_by(
+            "pk"
+        )
+    ]
+    bank = withdrawal.hold
+    if bank is not None and bank.state != bank.State.VOIDED:
+        rows.append(
+            {
+                "kind": "Bank transfer",
+                "deposit_id": None,
+                "provider": "",
+                "amount": format_money(bank.amount_minor, currency),
+                "state": withdrawal.get_state_display(),
+            }
+        )
+    return rows
+
+
 def payout_plan_rows(withdrawal: Withdrawal) -> dict:
-    """The closed-loop split (issue 13) as the review page shows it."""
+    """The closed-loop split (issue 13) as the review page shows it: planned while
+    the withdrawal awaits approval, executed (with each leg's state) after."""
     plan = withdrawal_payout_plan(withdrawal=withdrawal)
     currency = plan.currency
+    executed = withdrawal.refund_leg_holds.exists()
     return {
-        "legs": [
+        "executed": executed,
+        "legs": _executed_legs(withdrawal)
+        if executed
+        else [
             {
                 "kind": "Refund to deposit"
                 if leg.kind == "refund"
@@ -158,11 +194,12 @@ def payout_plan_rows(withdrawal: Withdrawal) -> dict:
                 "deposit_id": leg.deposit_id,
                 "provider": leg.provider,
                 "amount": format_money(leg.amount_minor, currency),
+                "state": "planned",
             }
             for leg in plan.legs
         ],
         "bank_name_matches": plan.bank_name_matches,
-        "payable": plan.payable,
+        "payable": plan.payable or executed,
         "first_approved_by": withdrawal.first_approved_by,
         "first_approved_at": withdrawal.first_approved_at,
     }

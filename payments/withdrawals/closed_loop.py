@@ -7,8 +7,10 @@ goes to a bank account, and only to one in the player's verified name.
 
 ``closed_loop_plan`` is a pure function of its inputs (tested on its own);
 ``withdrawal_payout_plan`` gathers them for one withdrawal (the review page shows
-the result as the planned split). Executing the refund legs automatically is not
-built: docs/compliance.md says what the operator does today."""
+the result as the planned split). An approval executes it
+(``payments.withdrawals.services.withdrawal_review_approve``): each refund leg is a
+refund of its deposit paid from a hold of its own, the bank remainder the payout
+(docs/compliance.md, "Closed-loop payouts")."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from common.crypto import decrypt_json
 from common.names import names_match
 from payments.deposits.refunds import refundable_minor
 from payments.exceptions import WithdrawalPayoutNameMismatch
+from payments.providers.registry import provider_refunding_names
 from wallet.compliance.risk import CLOSED_LOOP_REFUND_WINDOW
 from wallet.models import Deposit, Withdrawal
 
@@ -112,7 +115,8 @@ def refundable_deposit_list(
     *, tenant_id: int, player_id: int, currency: str, now: datetime | None = None
 ) -> list[RefundableDeposit]:
     """The player's completed deposits in ``currency`` within the refund window
-    with something left to refund (pending refunds counted as used)."""
+    with something left to refund (pending refunds counted as used), through a
+    provider that can refund (not ``manual``: a bank transfer goes to the bank leg)."""
     now = now or clock.now()
     deposits = Deposit.objects.filter(
         tenant_id=tenant_id,
@@ -120,6 +124,7 @@ def refundable_deposit_list(
         currency=currency,
         state=Deposit.State.COMPLETED,
         completed_at__gte=now - REFUND_WINDOW,
+        provider__in=provider_refunding_names(),
     ).order_by("-completed_at", "-id")
     found = []
     for deposit in deposits:

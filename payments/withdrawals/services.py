@@ -20,12 +20,14 @@ from casino.models import Player
 from common.actors import Actor
 from common.crypto import decrypt_json
 from payments.config.services import psp_config_ensure_simulated
+from payments.deposits.refunds import refund_dispatch, refund_request
 from payments.exceptions import (
     PayoutOutcomeMustBeAsked,
     ProviderError,
     ProviderNotConfigured,
     ProviderUnavailable,
 )
+from payments.models import Refund
 from payments.providers.base import PayoutRequest
 from payments.providers.registry import (
     provider_build,
@@ -33,7 +35,7 @@ from payments.providers.registry import (
 )
 from payments.providers.stripe.provider import simulator_enabled
 from payments.selectors import payment_route_get, psp_config_for_payout
-from payments.withdrawals.closed_loop import withdrawal_payout_name_check
+from payments.withdrawals.closed_loop import PayoutPlan, withdrawal_payout_name_check
 from tenants.features import tenant_provider_require
 from wallet.exceptions import (
     PaymentCooldownActive,
@@ -45,8 +47,10 @@ from wallet.services import (
     payout_attempt_claim,
     payout_attempt_outcome_unknown,
     payout_attempt_provider_reference_set,
+    refund_leg_key,
     withdrawal_approve,
     withdrawal_cancel,
+    withdrawal_hold_split,
     withdrawal_payout_failed,
     withdrawal_payout_retry,
     withdrawal_payout_start,
@@ -115,12 +119,63 @@ def withdrawal_review_approve(
     """An operator approves: requested → approved → payout_pending, dispatched after
     commit. Joins the caller's transaction; a repeat changes nothing."""
     with transaction.atomic(savepoint=False):
-        withdrawal_payout_name_check(withdrawal=withdrawal)  # issue 13: closed loop
+        # issue 13: closed loop (the name check returns the plan it checked)
+        plan = withdrawal_payout_name_check(withdrawal=withdrawal)
         withdrawal, changed = withdrawal_approve(withdrawal=withdrawal, actor=actor)
         if changed and withdrawal.state == Withdrawal.State.APPROVED:
-            _payout_start(withdrawal=withdrawal, actor=actor)
+            _closed_loop_payout_start(withdrawal=withdrawal, plan=plan, actor=actor)
             withdrawal.refresh_from_db()
     return withdrawal, changed
+
+
+def _closed_loop_payout_start(
+    *, withdrawal: Withdrawal, plan: PayoutPlan, actor: Actor
+) -> PayoutAttempt | None:
+    """Execute an approved withdrawal's plan: each refund leg as a refund of its
+    deposit (request key ``withdrawal:{id}:refund-leg:{deposit_id}``) paid from a
+    hold of its own, and the bank remainder, if any, as the payout. Everything is
+    written in the caller's transaction; the PSP calls leave after commit. Locks
+    the withdrawal row, then each deposit row (``refund_request``)."""
+    legs = [
+        (leg.deposit_id, leg.amount_minor)
+        for leg in plan.legs
+        if leg.kind == "refund" and leg.deposit_id is not None
+    ]
+    if legs:
+        holds = withdrawal_hold_split(withdrawal=withdrawal, legs=legs, actor=actor)
+        for deposit_id, amount_minor in legs:
+            refund_request(
+                deposit_id=deposit_id,
+                tenant_id=withdrawal.tenant_id,
+                amount_minor=amount_minor,
+                reason=f"closed-loop payout of withdrawal #{withdrawal.pk}",
+                actor=actor,
+                request_key=refund_leg_key(
+                    withdrawal_id=withdrawal.pk, deposit_id=deposit_id
+                ),
+                hold_id=holds[deposit_id].pk,
+            )
+        withdrawal.refresh_from_db()
+        if plan.bank_minor == 0:
+            return None  # paid when the last refund is final
+    return _payout_start(withdrawal=withdrawal, actor=actor)
+
+
+def closed_loop_legs_redrive(*, withdrawal_id: int) -> int:
+    """Send again the refund legs of a withdrawal that never reached their PSP (a
+    crash between commit and dispatch); re-drivable from the rows alone, harmless to
+    repeat (``refund_dispatch`` skips what was sent, the PSP dedupes by key).
+    Returns how many were sent."""
+    unsent = Refund.objects.filter(
+        hold__refund_leg_of_id=withdrawal_id,
+        state=Refund.State.PENDING,
+        provider_reference="",
+    ).values_list("pk", flat=True)
+    sent = 0
+    for refund_id in list(unsent):
+        refund_dispatch(refund_id=refund_id)
+        sent += 1
+    return sent
 
 
 _RETRY_REFUSALS = (
@@ -209,7 +264,8 @@ def payout_dispatch(*, attempt_id: int) -> None:
     request = PayoutRequest(
         withdrawal_id=withdrawal.pk,
         attempt_id=attempt.pk,
-        amount_minor=withdrawal.amount_minor,
+        # The bank leg: the whole amount, or what a closed-loop split left to it.
+        amount_minor=withdrawal.hold.amount_minor,
         currency=withdrawal.currency,
         destination=decrypt_json(withdrawal.destination_encrypted),
         idempotency_key=attempt.idempotency_key,

@@ -4,6 +4,7 @@ the attention index, the player 360 and its CRM edits, API keys shown once."""
 import re
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -285,3 +286,87 @@ def test_index_counts_failed_payouts_and_flagged_deposits(op_client, tenant):
 
     counts = re.findall(r'class="attention-count">([^<]*)<', html)
     assert counts[3:] == ["1", "0", "1", "0"]
+
+
+def _finding(tenant, severity, ref):
+    from django.db import transaction
+
+    from wallet.services.findings import FindingSpec, finding_record
+
+    with transaction.atomic():
+        finding, _ = finding_record(
+            spec=FindingSpec(
+                tenant_id=tenant.pk,
+                code="psp_amount_mismatch",
+                severity=severity,
+                object_type="deposit",
+                object_ref=ref,
+                details={},
+            ),
+            source="tests",
+        )
+    return finding
+
+
+def finding_counts(html) -> dict[str, str]:
+    return dict(re.findall(r'data-severity="(\w+)">([^<]*)<', html))
+
+
+def test_index_counts_open_findings_of_the_operators_brands_by_severity(
+    op_client, tenant, other_tenant
+):
+    from wallet.services.findings import finding_resolve
+
+    _finding(tenant, "critical", "d1")
+    _finding(tenant, "critical", "d2")
+    _finding(tenant, "warning", "d3")
+    with transaction.atomic():
+        finding_resolve(
+            finding=_finding(tenant, "info", "d4"), actor=ACTOR, reason="fixed"
+        )
+    _finding(other_tenant, "critical", "x1")
+    _finding(other_tenant, "info", "x2")
+
+    html = op_client.get(reverse("admin:index")).content.decode()
+
+    assert finding_counts(html) == {"critical": "2", "warning": "1", "info": "0"}
+    changelist = reverse("admin:wallet_finding_changelist")
+    assert f"{changelist}?status__exact=open&amp;severity__exact=critical" in html
+    filtered = op_client.get(
+        changelist, {"status__exact": "open", "severity__exact": "critical"}
+    )
+    assert filtered.status_code == 200
+    assert filtered.context["cl"].result_count == 2
+
+
+def test_the_open_findings_panel_costs_three_bounded_queries(tenant, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm import selectors
+
+    _finding(tenant, "critical", "d1")
+    settings.DEBUG = False
+    with CaptureQueriesContext(connection) as queries:
+        attention = selectors.attention_today(tenant_ids=[tenant.pk])
+
+    finding_sql = [q["sql"] for q in queries if '"wallet_finding"' in q["sql"]]
+    assert len(finding_sql) == 3
+    assert all("LIMIT 1001" in sql for sql in finding_sql)
+    assert [(s, str(c)) for s, _, c in attention.open_findings] == [
+        ("critical", "1"),
+        ("warning", "0"),
+        ("info", "0"),
+    ]
+
+
+def test_open_findings_beyond_the_cap_read_as_a_floor(tenant, monkeypatch):
+    from crm import selectors
+
+    monkeypatch.setattr(selectors, "ATTENTION_COUNT_CAP", 2)
+    for n in range(3):
+        _finding(tenant, "warning", f"d{n}")
+
+    attention = selectors.attention_today(tenant_ids=[tenant.pk])
+
+    assert str(attention.open_findings[1][2]) == "2+"

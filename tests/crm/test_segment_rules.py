@@ -130,12 +130,15 @@ def test_balance_above_is_strict(tenant):
     assert matching(tenant, rules) == {"above@x.com"}
 
 
-def test_self_excluded_reads_the_blocked_status(tenant):
+def test_the_blocked_status_alone_is_not_a_self_exclusion(tenant):
     player(tenant, "blocked@x.com", status="blocked")
     player(tenant, "active@x.com")
 
-    assert matching(tenant, {"self_excluded": True}) == {"blocked@x.com"}
-    assert matching(tenant, {"self_excluded": False}) == {"active@x.com"}
+    assert matching(tenant, {"self_excluded": True}) == set()
+    assert matching(tenant, {"self_excluded": False}) == {
+        "blocked@x.com",
+        "active@x.com",
+    }
 
 
 def test_rules_combine_with_and(tenant):

@@ -2,13 +2,17 @@
 invariant on purpose, past the services (what an incident or a bad manual fix
 would do), and checks the command names it and exits non-zero."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.core.management import CommandError
 from django.db import transaction
 from django.db.models import F
 
+from common import clock
 from common.actors import Actor
+from payments.withdrawals.closed_loop import REFUND_WINDOW
 from payments.withdrawals.manual import manual_payout_mark_paid
 from tests.adyen.factories import adyen_rows
 from tests.factories import PlayerFactory, fund
@@ -37,6 +41,12 @@ PSP = Actor.psp("stripe")
 
 
 def paid_withdrawal(player, amount_minor=1_000):
+    """A withdrawal paid out to the bank in full: the player's deposits are made
+    older than the refund window first, so the closed loop plans no refund leg
+    (tests/withdrawals/test_closed_loop_execution.py reconciles those)."""
+    Deposit.objects.filter(player=player).update(
+        completed_at=clock.now() - REFUND_WINDOW - timedelta(days=1)
+    )
     withdrawal = withdrawal_payout_pending(player, amount_minor)
     with transaction.atomic():
         manual_payout_mark_paid(

@@ -52,7 +52,9 @@ def config(fake_adyen_routes):
 @pytest.fixture
 def player(config):
     player = verified_player(tenant=config.tenant, balance_minor=0)
-    completed_deposit(player, 10_000)  # a deposit behind the money: reconcile is clean
+    # A deposit behind the money (reconcile is clean), by bank transfer: not
+    # refundable, so the closed loop pays the whole withdrawal out to the bank.
+    completed_deposit(player, 10_000, provider="manual")
     return player
 
 

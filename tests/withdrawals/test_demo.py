@@ -13,7 +13,7 @@ from wallet.selectors import (
     payments_invariants_check,
 )
 
-# The demo player's money comes from a deposit paid through the PSP simulator.
+# The demo runs where the simulator is on (make run); its money is operator-credited winnings.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simulator")]
 
 

@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +41,7 @@ from wallet.exceptions import (
     PayoutRetryNotAllowed,
 )
 from wallet.models import (
+    Hold,
     JournalTransaction,
     PayoutAttempt,
     Withdrawal,
@@ -75,7 +76,9 @@ W = Withdrawal.State
 _WITHDRAWAL_TRANSITIONS: dict[str, set[str]] = {
     W.REQUESTED: {W.APPROVED, W.REJECTED, W.CANCELED},
     W.APPROVED: {W.PAYOUT_PENDING},
-    W.PAYOUT_PENDING: {W.PAID, W.PAYOUT_FAILED},
+    # → returned: a closed-loop bank leg paid, then returned, before the last
+    # refund leg was final (withdrawal_payout_returned checks the attempt is paid).
+    W.PAYOUT_PENDING: {W.PAID, W.PAYOUT_FAILED, W.RETURNED},
     W.PAYOUT_FAILED: {W.PAYOUT_PENDING, W.REJECTED},
     W.PAID: {W.RETURNED},
 }
@@ -502,7 +505,9 @@ def withdrawal_payout_succeeded(
     *, attempt: PayoutAttempt, actor: Actor, provider_reference: str
 ) -> tuple[Withdrawal, bool]:
     """payout_pending → paid: the hold is posted (held → withdrawals in flight).
-    Locks the withdrawal, then the attempt; a repeat is a no-op."""
+    With closed-loop refund legs still pending, the hold (the bank leg) is posted
+    and the attempt paid, but the withdrawal stays payout_pending until the last
+    leg is final. Locks the withdrawal, then the attempt; a repeat is a no-op."""
     with transaction.atomic(savepoint=False):
         withdrawal, locked = _open_attempt_lock(attempt=attempt)
         if locked.state == PayoutAttempt.State.PAID:
@@ -511,7 +516,12 @@ def withdrawal_payout_succeeded(
             raise IllegalStateTransition(
                 entity="payout_attempt", from_state=locked.state, to_state="paid"
             )
-        before = _withdrawal_move(withdrawal, W.PAID)
+        legs_pending = withdrawal.refund_leg_holds.filter(
+            state=Hold.State.PENDING
+        ).exists()
+        before = withdrawal.state
+        if not legs_pending:
+            _withdrawal_move(withdrawal, W.PAID)
         hold_post(hold=withdrawal.hold, actor=actor, provider=locked.provider)
         locked.state = PayoutAttempt.State.PAID
         locked.provider_reference = provider_reference[:200]
@@ -520,7 +530,9 @@ def withdrawal_payout_succeeded(
         withdrawal.save(update_fields=["state", "updated_at"])
         audit_record(
             actor=actor,
-            action="withdrawal.paid",
+            # Closed loop: the bank leg is paid; the withdrawal is paid when its
+            # refund legs are final too (withdrawal_refund_leg_settle).
+            action="withdrawal.bank_leg_paid" if legs_pending else "withdrawal.paid",
             tenant_id=withdrawal.tenant_id,
             target=withdrawal,
             before={"state": before},
@@ -624,3 +636,155 @@ def withdrawal_payout_returned(
             reason=reason.strip(),
         )
     return withdrawal, True
+
+
+# --- closed-loop refund legs (issue 13; payments/withdrawals/closed_loop.py) ------------
+#
+# An approved withdrawal whose plan sends part of it back to deposit methods: the
+# hold covering the whole amount is split, in one transaction, into one hold per
+# refund leg and a bank hold for the rest (the withdrawal's hold from then on, the one
+# its payout posts). The money stays held — never available, so never withdrawable
+# twice — until each refund is final: then its hold is voided, and on success the
+# refund's claw-back (available → PSP clearing) takes it in the same transaction; on
+# failure it stays with the player. The withdrawal is paid when the bank leg is paid
+# (or there is none) and no leg is pending.
+
+
+def refund_leg_key(*, withdrawal_id: int, deposit_id: int) -> str:
+    """The key of a refund leg: its hold's idempotency key and reference, and the
+    refund's request key."""
+    return f"withdrawal:{withdrawal_id}:refund-leg:{deposit_id}"
+
+
+def withdrawal_hold_split(
+    *, withdrawal: Withdrawal, legs: Sequence[tuple[int, int]], actor: Actor
+) -> dict[int, Hold]:
+    """approved, its hold covering the whole amount → one pending hold per refund
+    leg ``(deposit_id, amount_minor)`` and a new bank hold for the remainder (none
+    when the legs cover everything), the original hold voided in the same
+    transaction. Returns the leg holds by deposit id; a repeat returns the existing
+    ones and moves nothing. Locks the withdrawal row, then the holds."""
+    with transaction.atomic(savepoint=False):
+        locked = _withdrawal_lock(withdrawal)
+        existing = list(locked.refund_leg_holds.order_by("pk"))
+        if existing:
+            return {int(h.reference.rsplit(":", 1)[1]): h for h in existing}
+        if (
+            locked.state != W.APPROVED
+            or locked.hold is None
+            or locked.hold.state != Hold.State.PENDING
+            or locked.hold.amount_minor != locked.amount_minor
+        ):
+            raise IllegalStateTransition(
+                entity="withdrawal", from_state=locked.state, to_state="refund_legs"
+            )
+        refund_total = sum(amount for _, amount in legs)
+        deposit_ids = [deposit_id for deposit_id, _ in legs]
+        if (
+            not legs
+            or any(amount <= 0 for _, amount in legs)
+            or len(set(deposit_ids)) != len(deposit_ids)
+            or refund_total > locked.amount_minor
+        ):
+            raise ValidationFailed(
+                "Refund legs are positive, one per deposit, within the withdrawal.",
+                details={"withdrawal_id": locked.pk, "legs": [list(x) for x in legs]},
+            )
+        player = locked.player
+        hold_void(hold=locked.hold, actor=actor)
+        holds: dict[int, Hold] = {}
+        for deposit_id, amount in legs:
+            key = refund_leg_key(withdrawal_id=locked.pk, deposit_id=deposit_id)
+            hold = hold_place(
+                player=player,
+                currency=locked.currency,
+                amount_minor=amount,
+                idempotency_key=key,
+                actor=actor,
+                reference=key,
+            )
+            hold.refund_leg_of = locked
+            hold.save(update_fields=["refund_leg_of"])
+            holds[deposit_id] = hold
+        bank_minor = locked.amount_minor - refund_total
+        if bank_minor:
+            locked.hold = hold_place(
+                player=player,
+                currency=locked.currency,
+                amount_minor=bank_minor,
+                idempotency_key=f"withdrawal:{locked.pk}:bank-leg",
+                actor=actor,
+                reference=f"withdrawal:{locked.pk}",
+            )
+            locked.save(update_fields=["hold", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.closed_loop_split",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            after={
+                "refund_legs": {str(d): a for d, a in legs},
+                "bank_minor": bank_minor,
+                "currency": locked.currency,
+            },
+        )
+    return holds
+
+
+def withdrawal_refund_leg_settle(
+    *, hold: Hold, actor: Actor, refunded: bool, any_leg_refunded: bool
+) -> Withdrawal:
+    """A refund leg is final: its hold is voided back to available (on success the
+    caller's refund claw-back takes it from there in the same transaction). When no
+    leg is left pending, the withdrawal is finished: paid if its bank leg is paid,
+    or, without a bank leg, paid if any leg was refunded (``any_leg_refunded``) and
+    rejected if none was (everything is back in the balance). Locks the withdrawal
+    row, then the hold; a repeat is a no-op."""
+    with transaction.atomic(savepoint=False):
+        withdrawal = Withdrawal.objects.select_for_update().get(
+            pk=hold.refund_leg_of_id
+        )
+        locked_hold = Hold.objects.select_for_update().get(pk=hold.pk)
+        if locked_hold.state != Hold.State.PENDING:
+            return withdrawal
+        hold_void(hold=locked_hold, actor=actor)
+        audit_record(
+            actor=actor,
+            action="withdrawal.refund_leg_refunded"
+            if refunded
+            else "withdrawal.refund_leg_failed",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            after={
+                "leg": locked_hold.reference,
+                "amount_minor": locked_hold.amount_minor,
+                "currency": locked_hold.currency,
+                "back_to_player": not refunded,
+            },
+        )
+        if withdrawal.refund_leg_holds.filter(state=Hold.State.PENDING).exists():
+            return withdrawal
+        bank = withdrawal.hold
+        before = withdrawal.state
+        if before == W.PAYOUT_PENDING and bank.state == Hold.State.POSTED:
+            withdrawal.state = W.PAID  # the bank leg was paid before the last leg
+        elif before == W.APPROVED and bank.state == Hold.State.VOIDED:
+            # No bank leg: the original hold was voided by the split.
+            withdrawal.state = W.PAID if any_leg_refunded else W.REJECTED
+            if withdrawal.state == W.REJECTED:
+                withdrawal.rejection_reason = (
+                    "Every refund to the deposit methods failed; the amount is back "
+                    "in the balance."
+                )
+        else:
+            return withdrawal  # the bank leg is still open (or failed, or rejected)
+        withdrawal.save(update_fields=["state", "rejection_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=f"withdrawal.{withdrawal.state}",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={"state": withdrawal.state, "closed_loop": True},
+        )
+    return withdrawal

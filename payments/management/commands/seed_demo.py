@@ -32,8 +32,9 @@ from casino.services import (
     player_set_verified_name,
 )
 from common.actors import Actor
+from payments.models import Refund
 from payments.providers.stripe.provider import simulator_enabled
-from payments.simulator.deposits import simulated_deposit_pay
+from payments.simulator.deposits import simulated_deposit_pay, simulated_refund_confirm
 from payments.withdrawals.manual import manual_payout_mark_paid
 from payments.withdrawals.services import (
     withdrawal_review_approve,
@@ -91,7 +92,10 @@ DEMO = (
             DemoPlayer(
                 "bob@example.com",
                 deposits=(("EUR", 5_000),),
-                paid_withdrawal=("EUR", 2_000),
+                adjustment=("EUR", 2_000, "Tournament prize"),
+                # Closed loop (issue 13): 50.00 back to the card as a refund of the
+                # deposit, the 20.00 rest to the bank.
+                paid_withdrawal=("EUR", 7_000),
                 kyc_status=Player.KycStatus.VERIFIED,
             ),
             DemoPlayer(
@@ -286,12 +290,17 @@ class Command(BaseCommand):
         return withdrawal
 
     def _pay_out(self, withdrawal: Withdrawal, staff: Actor) -> None:
-        """The operator approves; the payout goes to the brand's payout provider
-        (manual by default, dispatched after commit) and the operator marks the bank
-        transfer paid, as on the withdrawal's review page."""
+        """The operator approves; the closed-loop refund legs go to the deposits'
+        PSP (the simulator confirms them with its signed refund events), the rest
+        to the brand's payout provider (manual by default, dispatched after commit)
+        and the operator marks the bank transfer paid, as on the review page."""
         if withdrawal.state == Withdrawal.State.REQUESTED:
             with transaction.atomic(durable=True):
                 withdrawal_review_approve(withdrawal=withdrawal, actor=staff)
+        for refund in Refund.objects.filter(
+            hold__refund_leg_of=withdrawal, state=Refund.State.PENDING
+        ).select_related("deposit"):
+            simulated_refund_confirm(refund=refund)
         withdrawal.refresh_from_db()
         attempt = withdrawal.attempts.order_by("-number").first()
         if (

@@ -4,6 +4,11 @@ paid (with the bank's reference) or failed (with a reason) in the admin."""
 from payments.providers.manual.provider import ManualProvider
 from payments.providers.registry import register
 
-register("manual", lambda config: ManualProvider(), operator_settles_payouts=True)
+register(
+    "manual",
+    lambda config: ManualProvider(),
+    operator_settles_payouts=True,
+    refunds=False,
+)
 
 __all__ = ["ManualProvider"]
