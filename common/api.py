@@ -52,6 +52,8 @@ def translate(exc: Exception) -> errors.ApplicationError:
         return errors.NotFound()
     if isinstance(exc, drf.MethodNotAllowed):
         return errors.MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf.NotAcceptable):
+        return errors.NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
         return errors.UnsupportedMediaType(str(exc.detail))
     # Input the request edge (common/edge.py) normally refuses first; should one

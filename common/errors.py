@@ -92,6 +92,12 @@ class MethodNotAllowed(ApplicationError):
     default_message = "Method not allowed."
 
 
+class NotAcceptable(ApplicationError):
+    code = "NOT_ACCEPTABLE"
+    http_status = 406
+    default_message = "None of the media types in the Accept header can be served."
+
+
 class UnsupportedMediaType(ApplicationError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
