@@ -79,8 +79,9 @@ urlpatterns = [
     ),
 ]
 
-# Decided when the URLconf loads: without the setting the simulator does not exist.
-if settings.PAYMENTS_SIMULATOR_ENABLED:
+# Decided when the URLconf loads: without the setting and DEBUG the simulator does
+# not exist (settings refuse the setting with DEBUG off anyway).
+if settings.PAYMENTS_SIMULATOR_ENABLED and settings.DEBUG:
     urlpatterns.append(path("payments/simulator/", include("payments.simulator.urls")))
 
 urlpatterns.append(path("", include("portal.urls")))

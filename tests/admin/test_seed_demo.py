@@ -16,6 +16,13 @@ from wallet.selectors import (
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _development_settings(settings):
+    """Demo seeds run only with DEBUG on (common.demo_guard)."""
+    settings.DEBUG = True
+
+
 COUNTED = [
     Tenant,
     TenantDomain,
@@ -79,3 +86,13 @@ def test_seed_demo_same_email_is_two_players_on_two_brands():
         ("EUR", 4_000),
         ("USD", 18_500),
     ]
+
+
+def test_seed_demo_refuses_with_debug_off(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not get_user_model().objects.exists()
+    assert not Tenant.objects.exists()

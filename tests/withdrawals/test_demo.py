@@ -8,6 +8,13 @@ from payments.demo import seed_withdrawals_demo
 from wallet.models import Withdrawal
 from wallet.selectors import balance_list, ledger_invariants_check
 
+
+@pytest.fixture(autouse=True)
+def _development_settings(settings):
+    """Demo seeds run only with DEBUG on (common.demo_guard)."""
+    settings.DEBUG = True
+
+
 pytestmark = pytest.mark.django_db
 
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from casino.models import Player
 from casino.services import player_register, player_set_kyc_status, player_set_status
 from common.actors import Actor
+from common.demo_guard import demo_seed_refused_without_debug
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from wallet import services as wallet
@@ -112,6 +113,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        demo_seed_refused_without_debug("seed_demo")
         with transaction.atomic(durable=True):
             self._superuser()
             for demo in DEMO:
