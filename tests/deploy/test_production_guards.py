@@ -54,9 +54,7 @@ def test_debug_unset_with_development_defaults_refuses_to_load():
     until it is configured."""
     result = run_python(
         LOAD_WSGI,
-        production_env(
-            DEBUG="", SECRET_KEY="", FIELD_ENCRYPTION_KEYS="", CACHE_URL=""
-        ),
+        production_env(DEBUG="", SECRET_KEY="", FIELD_ENCRYPTION_KEYS="", CACHE_URL=""),
     )
     assert result.returncode != 0
     assert "refusing to start with DEBUG off" in result.stderr
