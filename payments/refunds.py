@@ -10,13 +10,13 @@ succeeded and pending refunds plus any chargeback stays within the deposit.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Sum
 
 from audit.services import audit_record
 from common.actors import Actor
+from common.queue import task_enqueue_on_commit
 from payments.exceptions import (
     ProviderError,
     ProviderUnavailable,
@@ -97,7 +97,8 @@ def refund_request(
                 "reason": reason,
             },
         )
-        transaction.on_commit(partial(refund_dispatch, refund_id=refund.pk))
+        # On a worker (payments.tasks); the sweep re-drives a refund left pending.
+        task_enqueue_on_commit("payments.refund_dispatch", refund_id=refund.pk)
     return refund
 
 

@@ -30,6 +30,7 @@ from casino.models import Player
 from common.actors import Actor
 from common.currency import exponent_of
 from common.errors import MalformedRequest
+from common.queue import task_enqueue
 from payments.exceptions import (
     DepositCurrencyNotAllowed,
     ProviderError,
@@ -401,8 +402,11 @@ def _webhook_claim_and_process(
                 "webhook.event_id_of_another_endpoint", extra={"inbox_id": inbox.pk}
             )
             return WebhookResult(inbox=target, duplicate=True)
-    processed = webhook_process(inbox_id=target.pk, event=event)
-    return WebhookResult(inbox=processed, duplicate=target.pk != inbox.pk)
+    # Acknowledge fast: the application runs on a worker (payments.tasks). The claim
+    # above has committed; the row, verified and claimed, is the outbox the sweep
+    # re-drives if this message is lost.
+    task_enqueue("payments.webhook_apply", inbox_id=target.pk)
+    return WebhookResult(inbox=target, duplicate=target.pk != inbox.pk)
 
 
 def webhook_process(
@@ -450,7 +454,10 @@ def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
     """Operator's retry of a verified delivery that failed (or was never applied).
     Rejected and duplicate deliveries are refused: their signature never vouched
     for them, or another row carries the event."""
-    if inbox.status not in (Status.FAILED, Status.RECEIVED) or not inbox.event_id:
+    if (
+        inbox.status not in (Status.FAILED, Status.RECEIVED, Status.DEAD)
+        or not inbox.event_id
+    ):
         raise WebhookNotReprocessable(
             details={"inbox_id": inbox.pk, "status": inbox.status}
         )

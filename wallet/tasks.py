@@ -1,0 +1,15 @@
+"""Celery tasks of the wallet: the ledger reconciliation on beat's schedule."""
+
+from __future__ import annotations
+
+import io
+
+from celery import shared_task
+from django.core.management import call_command
+
+
+@shared_task(name="wallet.reconcile")
+def reconcile() -> str:
+    out = io.StringIO()
+    call_command("reconcile", stdout=out)
+    return out.getvalue()[-2000:]
