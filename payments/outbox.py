@@ -65,6 +65,7 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
             retry_at=timezone.now() + timedelta(seconds=delay)
         )
         return delay
+    logger.info("webhook.applied", extra={"inbox_id": inbox_id})
     return None
 
 
