@@ -7,3 +7,7 @@ import os
 os.environ["DEBUG"] = "true"
 
 from casino.settings import *  # noqa: E402, F403
+
+# Each test sees its own configs' current secrets: the webhook config cache is off
+# unless a test turns it on (tests/payments/test_webhook_intake.py).
+WEBHOOK_CONFIG_CACHE_SECONDS = 0

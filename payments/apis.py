@@ -18,8 +18,13 @@ from common.currency import to_major, to_minor
 from common.errors import ApplicationError
 from common.idempotency import idempotency_key_from
 from common.ratelimit import RateLimitMixin
-from payments.selectors import psp_config_get_by_endpoint
 from payments.services import deposit_start, webhook_receive
+from payments.webhook_intake import (
+    webhook_body_read,
+    webhook_config_get,
+    webhook_flood_guard,
+    webhook_rejection_count,
+)
 from tenants.api import TenantApi
 from wallet.models import Deposit
 from wallet.selectors import deposit_get, deposit_list
@@ -137,6 +142,32 @@ class DepositDetailApi(TenantApi):
         )
 
 
+# Refusals of an unauthenticated delivery: each counts against the endpoint's limit.
+_REFUSED_STATUSES = (400, 401, 403)
+
+
+def webhook_intake(request, provider: str, endpoint_id: str):
+    """Acknowledge fast (payments.webhook_intake): bounded body, cached config,
+    flood guard, then store, verify, claim and enqueue (``webhook_receive``)."""
+    body = webhook_body_read(request)
+    config = webhook_config_get(provider=provider, endpoint_id=endpoint_id)
+    headers = dict(request.headers)
+    webhook_flood_guard(config=config, body=body, headers=headers)
+    try:
+        return webhook_receive(config=config, body=body, headers=headers)
+    except ApplicationError as error:
+        if error.http_status in _REFUSED_STATUSES:
+            webhook_rejection_count(config)
+        raise
+
+
+def webhook_error_response(error: ApplicationError) -> JsonResponse:
+    response = JsonResponse(error.as_dict(), status=error.http_status)
+    for name, value in error.headers().items():
+        response[name] = value
+    return response
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class StripeWebhookApi(View):
     """``POST /api/v1/webhooks/stripe/<endpoint id>/``. The endpoint id selects the
@@ -149,14 +180,9 @@ class StripeWebhookApi(View):
 
     def post(self, request, endpoint_id: str):
         try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            result = webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
+            result = webhook_intake(request, self.provider, endpoint_id)
         except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
+            return webhook_error_response(error)
         return JsonResponse(
             {
                 "received": True,
@@ -179,12 +205,7 @@ class AdyenWebhookApi(View):
 
     def post(self, request, endpoint_id: str):
         try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
+            webhook_intake(request, self.provider, endpoint_id)
         except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
+            return webhook_error_response(error)
         return HttpResponse("[accepted]", content_type="text/plain")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
@@ -31,9 +32,12 @@ from common.actors import Actor
 from common.currency import exponent_of
 from common.errors import MalformedRequest
 from common.queue import task_enqueue
+from payments.budget import psp_time_budget
 from payments.exceptions import (
+    DepositCheckoutPending,
     DepositCurrencyNotAllowed,
     ProviderError,
+    ProviderUnavailable,
     WebhookAuthenticationFailed,
     WebhookHmacInvalid,
     WebhookMerchantAccountMismatch,
@@ -251,9 +255,37 @@ def deposit_start(
         )
     if deposit.state != Deposit.State.CREATED:
         return deposit
-    return _deposit_checkout_open(
-        deposit=deposit, config=config, return_url=return_url_for(deposit)
+    return_url = return_url_for(deposit)
+    try:
+        # A player waits on the PSP no longer than the budget (payments.budget).
+        with psp_time_budget(settings.DEPOSIT_START_BUDGET_SECONDS):
+            return _deposit_checkout_open(
+                deposit=deposit, config=config, return_url=return_url
+            )
+    except ProviderUnavailable:
+        task_enqueue(
+            "payments.deposit_checkout_open",
+            deposit_id=deposit.pk,
+            return_url=return_url,
+        )
+        raise DepositCheckoutPending(
+            details={"deposit_id": deposit.pk, "state": deposit.state}
+        ) from None
+
+
+def deposit_checkout_resume(*, deposit_id: int, return_url: str) -> Deposit:
+    """Worker side of a deposit start the PSP did not answer in time: open the
+    checkout with the PSP's full timeout, under the same idempotency key. A deposit
+    no longer ``created`` (opened meanwhile, failed, expired) is left alone."""
+    deposit = Deposit.objects.select_related("player__tenant").get(pk=deposit_id)
+    if deposit.state != Deposit.State.CREATED:
+        return deposit
+    config = psp_config_for_deposit(
+        tenant=deposit.player.tenant,
+        provider=deposit.provider,
+        currency=deposit.currency,
     )
+    return _deposit_checkout_open(deposit=deposit, config=config, return_url=return_url)
 
 
 def _deposit_checkout_open(

@@ -13,8 +13,10 @@ from django.core.management import call_command
 from django.db import DatabaseError
 
 from payments import outbox
+from payments.exceptions import ProviderUnavailable
 from payments.payouts import payout_dispatch as payout_dispatch_service
 from payments.refunds import refund_dispatch as refund_dispatch_service
+from payments.services import deposit_checkout_resume
 
 # Infrastructure hiccups (database restarting, connection dropped) are retried with
 # backoff; a row these give up on stays in its state for the sweep.
@@ -41,6 +43,15 @@ def payout_dispatch(*, attempt_id: int) -> None:
 @shared_task(name="payments.refund_dispatch", **_TRANSIENT)
 def refund_dispatch(*, refund_id: int) -> None:
     refund_dispatch_service(refund_id=refund_id)
+
+
+@shared_task(bind=True, name="payments.deposit_checkout_open", **_TRANSIENT)
+def deposit_checkout_open(self, *, deposit_id: int, return_url: str) -> None:
+    try:
+        deposit_checkout_resume(deposit_id=deposit_id, return_url=return_url)
+    except ProviderUnavailable as exc:
+        if not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=30, max_retries=10) from exc
 
 
 @shared_task(name="payments.outbox_sweep")

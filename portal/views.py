@@ -14,6 +14,7 @@ from common.actors import Actor
 from common.currency import to_major, to_minor
 from common.errors import ApplicationError
 from payments.apis import deposit_return_url
+from payments.exceptions import DepositCheckoutPending
 from payments.payouts import withdrawal_submit
 from payments.services import deposit_start
 from portal.forms import DepositForm, LoginForm, RegisterForm, WithdrawalForm
@@ -146,6 +147,10 @@ def deposit_new(request):
                     currency=data["currency"],
                     idempotency_key=f"portal-{data['idempotency_key']}",
                     return_url_for=lambda d: deposit_return_url(request, d),
+                )
+            except DepositCheckoutPending as pending:  # the PSP is slow: poll
+                return redirect(
+                    "portal:deposit-status", deposit_id=pending.details["deposit_id"]
                 )
             except ApplicationError as error:
                 form.add_error(None, f"{_error_text(error)} ({error.code})")
