@@ -346,6 +346,9 @@ HEALTH_WORKER_HEARTBEAT_SECONDS = env.int(
     "HEALTH_WORKER_HEARTBEAT_SECONDS", default=120
 )
 
+# With a token set, /metrics answers only `Authorization: Bearer <token>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # JSON logs (one object per line, with the request id) unless LOG_FORMAT=plain.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING["filters"] = {"request_id": {"()": "common.request_id.RequestIdLogFilter"}}

@@ -4,10 +4,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from health_check.views import HealthCheckView
 
 from casino import apis as casino_apis
+from casino.health import Broker, WorkerHeartbeat
+from casino.metrics import metrics_view
 from payments import apis as payments_apis
 from payments import apis_withdrawals as withdrawal_apis
+from payments.health import WebhookBacklog
+from payments.metrics import PaymentsCollector
 from wallet import apis as wallet_apis
 
 api_v1 = [
@@ -77,6 +82,24 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
+]
+
+# issue 9: health (load balancers, orchestrators) and metrics (Prometheus).
+urlpatterns += [
+    path(
+        "health/",
+        HealthCheckView.as_view(
+            checks=[
+                "health_check.checks.Database",
+                "health_check.checks.Cache",
+                Broker,
+                WorkerHeartbeat,
+                WebhookBacklog,
+            ]
+        ),
+        name="health",
+    ),
+    path("metrics", metrics_view(collectors=[PaymentsCollector()]), name="metrics"),
 ]
 
 # Decided when the URLconf loads: without the setting and DEBUG the simulator does

@@ -18,6 +18,7 @@ from common.currency import to_major, to_minor
 from common.errors import ApplicationError
 from common.idempotency import idempotency_key_from
 from common.ratelimit import RateLimitMixin
+from payments.metrics import WEBHOOK_DELIVERIES
 from payments.services import deposit_start, webhook_receive
 from payments.webhook_intake import (
     webhook_body_read,
@@ -149,16 +150,29 @@ _REFUSED_STATUSES = (400, 401, 403)
 def webhook_intake(request, provider: str, endpoint_id: str):
     """Acknowledge fast (payments.webhook_intake): bounded body, cached config,
     flood guard, then store, verify, claim and enqueue (``webhook_receive``)."""
-    body = webhook_body_read(request)
+    counted = WEBHOOK_DELIVERIES.labels
+    try:
+        body = webhook_body_read(request)
+    except ApplicationError:
+        counted(provider=provider, outcome="too_large").inc()
+        raise
     config = webhook_config_get(provider=provider, endpoint_id=endpoint_id)
     headers = dict(request.headers)
-    webhook_flood_guard(config=config, body=body, headers=headers)
     try:
-        return webhook_receive(config=config, body=body, headers=headers)
+        webhook_flood_guard(config=config, body=body, headers=headers)
+    except ApplicationError:
+        counted(provider=provider, outcome="rate_limited").inc()
+        raise
+    try:
+        result = webhook_receive(config=config, body=body, headers=headers)
     except ApplicationError as error:
         if error.http_status in _REFUSED_STATUSES:
             webhook_rejection_count(config)
+            counted(provider=provider, outcome="rejected").inc()
         raise
+    outcome = "duplicate" if result.duplicate else "accepted"
+    counted(provider=provider, outcome=outcome).inc()
+    return result
 
 
 def webhook_error_response(error: ApplicationError) -> JsonResponse:

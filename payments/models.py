@@ -211,7 +211,14 @@ class WebhookInbox(models.Model):
         indexes = [
             models.Index(
                 fields=["tenant", "status", "-id"], name="webhook_tenant_status"
-            )
+            ),
+            # The outbox sweep, health and metrics look for the few rows still to
+            # apply, oldest first, without scanning the applied millions.
+            models.Index(
+                fields=["status", "received_at"],
+                name="webhook_status_received",
+                condition=Q(status__in=["received", "failed", "dead"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,9 @@ from django.utils import timezone
 from common import clock
 from common.queue import task_enqueue
 from payments.exceptions import WebhookProcessingFailed
+from payments.metrics import PAYOUT_DISPATCHES, WEBHOOK_APPLICATIONS
 from payments.models import Refund, WebhookInbox
+from payments.payouts import payout_dispatch
 from payments.services import webhook_process
 from wallet.models import PayoutAttempt
 
@@ -42,12 +44,18 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
     failed, else None (applied, nothing left to do, or dead-lettered after
     ``TASK_MAX_ATTEMPTS`` tries). Never applies a delivery without a verified event
     id, nor one already applied, duplicate, rejected or dead."""
-    row = WebhookInbox.objects.filter(pk=inbox_id).values("status", "event_id").first()
+    row = (
+        WebhookInbox.objects.filter(pk=inbox_id)
+        .values("status", "event_id", "provider")
+        .first()
+    )
     if row is None or not row["event_id"] or row["status"] not in _APPLICABLE:
         return None
+    applied = WEBHOOK_APPLICATIONS.labels(provider=row["provider"], outcome="failed")
     try:
-        webhook_process(inbox_id=inbox_id)
+        inbox = webhook_process(inbox_id=inbox_id)
     except WebhookProcessingFailed:
+        applied.inc()
         attempts = WebhookInbox.objects.values_list("attempts", flat=True).get(
             pk=inbox_id
         )
@@ -55,6 +63,7 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
             WebhookInbox.objects.filter(pk=inbox_id, status=Status.FAILED).update(
                 status=Status.DEAD, retry_at=None
             )
+            WEBHOOK_APPLICATIONS.labels(provider=row["provider"], outcome="dead").inc()
             logger.error(
                 "webhook.dead_lettered",
                 extra={"inbox_id": inbox_id, "attempts": attempts},
@@ -65,8 +74,19 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
             retry_at=timezone.now() + timedelta(seconds=delay)
         )
         return delay
-    logger.info("webhook.applied", extra={"inbox_id": inbox_id})
+    WEBHOOK_APPLICATIONS.labels(provider=row["provider"], outcome=inbox.status).inc()
+    logger.info("webhook.applied", extra={"inbox_id": inbox_id, "status": inbox.status})
     return None
+
+
+def payout_dispatch_counted(*, attempt_id: int) -> None:
+    """Send a payout attempt (``payments.payouts.payout_dispatch``) and count the
+    outcome it left."""
+    payout_dispatch(attempt_id=attempt_id)
+    attempt = PayoutAttempt.objects.values("provider", "state").get(pk=attempt_id)
+    PAYOUT_DISPATCHES.labels(
+        provider=attempt["provider"], outcome=attempt["state"]
+    ).inc()
 
 
 def outbox_sweep(*, stale_seconds: float | None = None) -> dict[str, int]:

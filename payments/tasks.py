@@ -14,7 +14,6 @@ from django.db import DatabaseError
 
 from payments import outbox
 from payments.exceptions import ProviderUnavailable
-from payments.payouts import payout_dispatch as payout_dispatch_service
 from payments.refunds import refund_dispatch as refund_dispatch_service
 from payments.services import deposit_checkout_resume
 
@@ -37,7 +36,7 @@ def webhook_apply(self, *, inbox_id: int) -> None:
 
 @shared_task(name="payments.payout_dispatch", **_TRANSIENT)
 def payout_dispatch(*, attempt_id: int) -> None:
-    payout_dispatch_service(attempt_id=attempt_id)
+    outbox.payout_dispatch_counted(attempt_id=attempt_id)
 
 
 @shared_task(name="payments.refund_dispatch", **_TRANSIENT)
