@@ -18,5 +18,5 @@ graceful_timeout = 20
 keepalive = 5
 max_requests = 5000  # recycle slowly leaking processes, staggered by the jitter
 max_requests_jitter = 500
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # "" turns it off
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -11,6 +11,7 @@ import time
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
@@ -50,3 +51,9 @@ class WorkerHeartbeat(HealthCheck):
         age = time.time() - float(stamp)
         if age > limit:
             raise ServiceUnavailable(f"last worker heartbeat {int(age)} s ago")
+
+
+def liveness(request) -> HttpResponse:
+    """``/health/live``: the process answers (no dependency checked). Also the
+    hello-world view the webhook benchmark compares ingestion with."""
+    return HttpResponse("ok", content_type="text/plain")

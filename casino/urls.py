@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from health_check.views import HealthCheckView
 
 from casino import apis as casino_apis
-from casino.health import Broker, WorkerHeartbeat
+from casino.health import Broker, WorkerHeartbeat, liveness
 from casino.metrics import metrics_view
 from payments import apis as payments_apis
 from payments import apis_withdrawals as withdrawal_apis
@@ -86,6 +86,7 @@ urlpatterns = [
 
 # issue 9: health (load balancers, orchestrators) and metrics (Prometheus).
 urlpatterns += [
+    path("health/live", liveness, name="health-live"),
     path(
         "health/",
         HealthCheckView.as_view(

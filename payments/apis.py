@@ -21,10 +21,9 @@ from common.ratelimit import RateLimitMixin
 from payments.metrics import WEBHOOK_DELIVERIES
 from payments.services import deposit_start, webhook_receive
 from payments.webhook_intake import (
+    WebhookFloodGuard,
     webhook_body_read,
     webhook_config_get,
-    webhook_flood_guard,
-    webhook_rejection_count,
 )
 from tenants.api import TenantApi
 from wallet.models import Deposit
@@ -149,7 +148,8 @@ _REFUSED_STATUSES = (400, 401, 403)
 
 def webhook_intake(request, provider: str, endpoint_id: str):
     """Acknowledge fast (payments.webhook_intake): bounded body, cached config,
-    flood guard, then store, verify, claim and enqueue (``webhook_receive``)."""
+    then verify, store once and enqueue (``webhook_receive``); refused deliveries
+    past the endpoint's limit are answered 429 and not stored."""
     counted = WEBHOOK_DELIVERIES.labels
     try:
         body = webhook_body_read(request)
@@ -157,17 +157,19 @@ def webhook_intake(request, provider: str, endpoint_id: str):
         counted(provider=provider, outcome="too_large").inc()
         raise
     config = webhook_config_get(provider=provider, endpoint_id=endpoint_id)
-    headers = dict(request.headers)
+    guard = WebhookFloodGuard(config)
     try:
-        webhook_flood_guard(config=config, body=body, headers=headers)
-    except ApplicationError:
-        counted(provider=provider, outcome="rate_limited").inc()
-        raise
-    try:
-        result = webhook_receive(config=config, body=body, headers=headers)
+        result = webhook_receive(
+            config=config,
+            body=body,
+            headers=dict(request.headers),
+            store_rejected=guard.admit,
+        )
     except ApplicationError as error:
+        if guard.tripped:
+            counted(provider=provider, outcome="rate_limited").inc()
+            raise guard.refusal() from None
         if error.http_status in _REFUSED_STATUSES:
-            webhook_rejection_count(config)
             counted(provider=provider, outcome="rejected").inc()
         raise
     outcome = "duplicate" if result.duplicate else "accepted"

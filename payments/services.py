@@ -337,37 +337,59 @@ class WebhookResult:
 
 
 def webhook_receive(
-    *, config: PSPConfig, body: bytes, headers: Mapping[str, str]
+    *,
+    config: PSPConfig,
+    body: bytes,
+    headers: Mapping[str, str],
+    store_rejected: Callable[[], bool] = lambda: True,
 ) -> WebhookResult:
-    """Store the raw delivery, verify its signature on the raw bytes, claim its event
-    id, then apply it in one transaction. A repeat of an applied event moves nothing.
+    """Verify the delivery's signature on the raw bytes, store it once with its
+    claimed event id, and enqueue its application (``payments.webhook_apply``): one
+    commit for the common case, so the PSP is acknowledged fast. A repeat of an event
+    is stored as a duplicate and moves nothing.
 
     Raises ``WebhookSignatureInvalid`` / ``WebhookPayloadInvalid`` (400: the delivery
-    is kept as rejected, nothing applied) or ``WebhookProcessingFailed`` (500: kept
-    as failed, the PSP's retry or the admin's reprocess applies it later)."""
+    is kept as rejected unless ``store_rejected()`` says not to, nothing applied)."""
     kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-    with transaction.atomic(durable=True):
-        inbox = WebhookInbox.objects.create(
-            provider=config.provider,
-            config=config,
-            tenant_id=config.tenant_id,
-            headers=kept,
-            body=body.decode("utf-8", errors="replace"),
-        )
+    raw = {
+        "provider": config.provider,
+        "config": config,
+        "tenant_id": config.tenant_id,
+        "headers": kept,
+        "body": body.decode("utf-8", errors="replace"),
+    }
     provider = provider_build(name=config.provider, config=config)
     try:
         events = provider.verify_and_parse_webhook(body=body, headers=headers)
     except _WEBHOOK_REFUSALS as exc:
-        WebhookInbox.objects.filter(pk=inbox.pk).update(
-            status=Status.REJECTED, error=f"{exc.code}: {exc.details.get('reason', '')}"
-        )
+        inbox_id = None
+        if store_rejected():
+            with transaction.atomic(durable=True):
+                inbox_id = WebhookInbox.objects.create(
+                    **raw,
+                    status=Status.REJECTED,
+                    error=f"{exc.code}: {exc.details.get('reason', '')}",
+                ).pk
         logger.warning(
             "webhook.rejected",
-            extra={"inbox_id": inbox.pk, "code": exc.code, **exc.details},
+            extra={"inbox_id": inbox_id, "code": exc.code, **exc.details},
         )
         raise
     if len(events) == 1:
-        return _webhook_claim_and_process(config=config, inbox=inbox, event=events[0])
+        event = events[0]
+        try:
+            with transaction.atomic(durable=True):
+                inbox = WebhookInbox.objects.create(
+                    **raw, event_id=event.event_id, event_type=event.event_type[:100]
+                )
+        except IntegrityError:  # a repeat: kept as a duplicate of the first
+            with transaction.atomic(durable=True):
+                inbox = WebhookInbox.objects.create(**raw)
+            return _webhook_claim_and_process(config=config, inbox=inbox, event=event)
+        task_enqueue("payments.webhook_apply", inbox_id=inbox.pk)
+        return WebhookResult(inbox=inbox, duplicate=False)
+    with transaction.atomic(durable=True):
+        inbox = WebhookInbox.objects.create(**raw)
     return _webhook_batch_split(config=config, inbox=inbox, events=events)
 
 

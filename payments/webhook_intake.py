@@ -6,11 +6,10 @@
   ``WEBHOOK_CONFIG_CACHE_SECONDS`` with its secrets decrypted once, so a delivery
   costs no config query and no decryption (a config edited in the admin takes effect
   within that time everywhere).
-- Unauthenticated deliveries are rate-limited per endpoint: every refused delivery
-  counts against ``RATELIMIT_RATES["webhook_rejected"]`` in the shared cache. Past
-  the limit, a delivery is verified *before* it is stored, and one that fails is
-  answered 429 without being stored, so a flood of forgeries cannot fill the inbox
-  while the PSP's signed deliveries still get through.
+- Unauthenticated deliveries are rate-limited per endpoint (``WebhookFloodGuard``):
+  every refused delivery counts against ``RATELIMIT_RATES["webhook_rejected"]`` in
+  the shared cache; past the limit one is answered 429 and not stored, so a flood of
+  forgeries cannot fill the inbox while the PSP's signed deliveries get through.
 """
 
 from __future__ import annotations
@@ -18,17 +17,15 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from common.errors import ApplicationError, RateLimited
+from common.errors import RateLimited
 from common.ratelimit import rate_period_seconds
 from payments.exceptions import WebhookPayloadTooLarge
 from payments.models import PSPConfig
-from payments.providers.registry import provider_build
 from payments.selectors import psp_config_get_by_endpoint
 
 _SECRETS = (
@@ -77,40 +74,34 @@ def webhook_config_cache_clear() -> None:
         _configs.clear()
 
 
-def _rejections_key(config: PSPConfig) -> str:
-    return f"webhook-rejected:{config.pk}"
+class WebhookFloodGuard:
+    """Counts one endpoint's refused deliveries in the shared cache. ``admit()`` is
+    asked before a refused delivery is stored: past the limit it says no, and
+    ``tripped`` tells the door to answer 429 instead of the refusal. Verified
+    deliveries never touch the counter (no cache round trip on the fast path)."""
 
+    def __init__(self, config: PSPConfig):
+        self.key = f"webhook-rejected:{config.pk}"
+        self.rate = settings.RATELIMIT_RATES.get("webhook_rejected")
+        self.tripped = False
 
-def webhook_rejection_count(config: PSPConfig) -> None:
-    rate = settings.RATELIMIT_RATES.get("webhook_rejected")
-    if not rate or not settings.RATELIMIT_ENABLE:
-        return
-    key = _rejections_key(config)
-    if cache.add(key, 1, timeout=rate_period_seconds(rate)):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=rate_period_seconds(rate))
+    def admit(self) -> bool:
+        if not self.rate or not settings.RATELIMIT_ENABLE:
+            return True
+        period = rate_period_seconds(self.rate)
+        if cache.add(self.key, 1, timeout=period):
+            count = 1
+        else:
+            try:
+                count = cache.incr(self.key)
+            except ValueError:  # expired between add and incr
+                cache.add(self.key, 1, timeout=period)
+                count = 1
+        self.tripped = count > int(self.rate.split("/", 1)[0])
+        return not self.tripped
 
-
-def webhook_flood_guard(
-    *, config: PSPConfig, body: bytes, headers: Mapping[str, str]
-) -> None:
-    """Past the endpoint's limit of refused deliveries, verify before storing and
-    answer 429 (nothing stored) to a delivery that does not verify."""
-    rate = settings.RATELIMIT_RATES.get("webhook_rejected")
-    if not rate or not settings.RATELIMIT_ENABLE:
-        return
-    allowed = int(rate.split("/", 1)[0])
-    if (cache.get(_rejections_key(config)) or 0) < allowed:
-        return
-    try:
-        provider_build(name=config.provider, config=config).verify_and_parse_webhook(
-            body=body, headers=headers
-        )
-    except ApplicationError:
-        raise RateLimited(
+    def refusal(self) -> RateLimited:
+        return RateLimited(
             "Too many unauthenticated deliveries to this endpoint.",
-            retry_after=rate_period_seconds(rate),
-        ) from None
+            retry_after=rate_period_seconds(self.rate),
+        )
