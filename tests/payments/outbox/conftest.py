@@ -159,10 +159,10 @@ def start_worker(redis_broker):
         worker.stop()
 
 
-def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1, explain=()):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(interval)
-    raise AssertionError("condition not reached in time")
+    raise AssertionError("condition not reached in time\n" + "".join(explain)[-4000:])

@@ -3,6 +3,7 @@ the middle of applying: the sweep finishes the job, the money moves once."""
 
 import psycopg
 import pytest
+from celery.app.task import Task
 
 from payments.models import WebhookInbox
 from payments.outbox import outbox_sweep
@@ -16,6 +17,10 @@ from wallet.selectors import balance_list, ledger_invariants_check
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 Status = WebhookInbox.Status
+
+
+def _broker_down(self, *args, **kwargs):
+    raise ConnectionError("broker unreachable")
 
 
 def credits_of(deposit) -> int:
@@ -67,13 +72,17 @@ def test_a_worker_killed_mid_task_leaves_the_row_for_the_sweep_and_credits_once(
 
     first = start_worker()
     with psycopg.connect(database_url(), autocommit=False) as blocker:
-        # Hold the inbox row so the worker blocks inside the apply, then kill it.
-        post_event(client, config, event)
+        # Store the delivery with its publish lost, hold its row, then let the sweep
+        # hand it to the worker, which blocks inside the apply: kill it there.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Task, "apply_async", _broker_down)
+            post_event(client, config, event)
         inbox_id = WebhookInbox.objects.get().pk
         blocker.execute(
             "SELECT id FROM payments_webhookinbox WHERE id = %s FOR UPDATE",
             [inbox_id],
         )
+        assert outbox_sweep(stale_seconds=0)["webhooks"] == 1
 
         def worker_waits_on_the_row() -> bool:
             with psycopg.connect(database_url(), autocommit=True) as probe:
@@ -90,9 +99,9 @@ def test_a_worker_killed_mid_task_leaves_the_row_for_the_sweep_and_credits_once(
     assert status_of(inbox_id) == Status.RECEIVED
     assert credits_of(deposit) == 0
 
-    start_worker()
+    second = start_worker()
     assert outbox_sweep(stale_seconds=0)["webhooks"] == 1
-    wait_until(lambda: status_of(inbox_id) == Status.PROCESSED)
+    wait_until(lambda: status_of(inbox_id) == Status.PROCESSED, explain=second.lines)
     assert outbox_sweep(stale_seconds=0)["webhooks"] == 0
     post_event(client, config, event)  # and the PSP's redelivery is a duplicate
     wait_until(
