@@ -113,6 +113,8 @@ def server_start(*, redis_url: str, port: int, workers: int, threads: int) -> Se
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:  # e.g. the port is taken: never measure another
+            raise RuntimeError(f"gunicorn exited ({process.returncode})")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/health/live")
