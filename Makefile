@@ -53,11 +53,15 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# Demo deposits are paid through the PSP simulator and the real webhook code.
 seed: migrate
-	$(PY) manage.py seed_demo
-	$(PY) manage.py seed_withdrawals_demo --tenant aurora
+	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
+	  $(PY) manage.py seed_demo
+	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
+	  $(PY) manage.py seed_withdrawals_demo --tenant aurora
 	PAYMENTS_SIMULATOR_ENABLED=$${PAYMENTS_SIMULATOR_ENABLED:-true} \
 	  $(PY) manage.py seed_payments_demo
+	$(PY) manage.py seed_crm_demo
 
 run: seed
 	@echo ""

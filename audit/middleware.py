@@ -2,6 +2,7 @@ import re
 import uuid
 
 from audit import context
+from common.clientip import client_ip_or_none
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -18,9 +19,7 @@ class RequestContextMiddleware:
         request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id
         token = context.bind(
-            context.RequestContext(
-                request_id=request_id, ip=request.META.get("REMOTE_ADDR")
-            )
+            context.RequestContext(request_id=request_id, ip=client_ip_or_none(request))
         )
         try:
             response = self.get_response(request)

@@ -7,4 +7,6 @@ class CasinoConfig(AppConfig):
 
     def ready(self) -> None:
         import casino.checks_ratelimit  # noqa: F401  (rate-limit cache deploy check)
-        from casino import checks, exceptions  # noqa: F401  (system checks, error codes)
+        from casino import checks, exceptions, operator_audit  # noqa: F401  (system checks, error codes)
+
+        operator_audit.connect()

@@ -22,11 +22,17 @@ class PlayerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower().decode() not in self.keywords:
+        if not header:
+            return None
+        try:
+            scheme = header[0].lower().decode("ascii")
+            raw = header[1].decode("ascii") if len(header) == 2 else ""
+        except UnicodeDecodeError:
+            raise AuthenticationRequired("Malformed Authorization header.") from None
+        if scheme not in self.keywords:
             return None
         if len(header) != 2:
             raise AuthenticationRequired("Malformed Authorization header.")
-        raw = header[1].decode(errors="replace")
         token = (
             PlayerToken.objects.select_related("player", "player__tenant")
             .filter(key_hash=token_hash(raw), expires_at__gt=timezone.now())

@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from casino.exceptions import InvalidCredentials, PlayerAlreadyExists, PlayerBlocked
+from casino.exclusions.selectors import player_play_allowed
+from casino.mail import mail_already_registered, mail_welcome
 from casino.models import Player, PlayerToken
 from common.actors import Actor
 from common.errors import ValidationFailed
@@ -23,10 +26,22 @@ def token_hash(raw: str) -> str:
 
 
 def player_register(
-    *, tenant: Tenant, email: str, password: str, display_name: str = ""
+    *,
+    tenant: Tenant,
+    email: str,
+    password: str,
+    display_name: str = "",
+    country: str = "",
 ) -> Player:
     email = email.strip().lower()
-    player = Player(tenant=tenant, email=email, display_name=display_name)
+    country = country.strip().upper()
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ValidationFailed(
+            details={"fields": {"country": ["an ISO 3166-1 alpha-2 code, e.g. DE"]}}
+        )
+    player = Player(
+        tenant=tenant, email=email, display_name=display_name, country=country
+    )
     try:
         validate_password(password, user=player)
     except ValidationError as exc:
@@ -50,9 +65,59 @@ def player_register(
     return player
 
 
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_password_hash() -> str:
+    """A hash made by the current default hasher (and its work factor), so checking a
+    password for an unknown email costs what checking a known one does."""
+    hasher = settings.PASSWORD_HASHERS[0]
+    if hasher not in _dummy_hashes:
+        _dummy_hashes[hasher] = make_password(secrets.token_urlsafe(16))
+    return _dummy_hashes[hasher]
+
+
+def player_signup(
+    *,
+    tenant: Tenant,
+    email: str,
+    password: str,
+    display_name: str = "",
+    country: str = "",
+    login_url: str,
+    reset_url: str,
+) -> None:
+    """Registration that does not tell whether the email already has an account:
+    a new player gets a welcome mail, an existing one a "you already have an account"
+    mail, and the caller answers the same in both cases. The password is validated
+    and hashed either way, so both cost the same."""
+    email = email.strip().lower()
+    with transaction.atomic(savepoint=False):
+        try:
+            with transaction.atomic():  # a savepoint: a lost race must not poison
+                player = player_register(
+                    tenant=tenant,
+                    email=email,
+                    password=password,
+                    display_name=display_name,
+                    country=country,
+                )
+        except PlayerAlreadyExists:
+            mail_already_registered(
+                tenant=tenant, email=email, login_url=login_url, reset_url=reset_url
+            )
+            return
+        mail_welcome(player=player, login_url=login_url)
+
+
 def player_authenticate(*, tenant: Tenant, email: str, password: str) -> Player:
+    """The player with this email and password. An unknown email does the same
+    password hashing as a known one, so the answer's timing does not tell them apart."""
     player = Player.objects.filter(tenant=tenant, email__iexact=email.strip()).first()
-    if player is None or not player.check_password(password):
+    if player is None:
+        check_password(password, _dummy_password_hash())
+        raise InvalidCredentials()
+    if not player.check_password(password):
         raise InvalidCredentials()
     if not player.is_active:
         raise PlayerBlocked()
@@ -60,28 +125,87 @@ def player_authenticate(*, tenant: Tenant, email: str, password: str) -> Player:
 
 
 def player_token_issue(*, player: Player) -> str:
-    """Create a token and return its raw value (stored only as a hash)."""
+    """Create a token and return its raw value (stored only as a hash). Expired
+    tokens of the player are deleted, and the oldest live ones beyond
+    ``PLAYER_MAX_LIVE_TOKENS`` (the new one included) are revoked. Locks the player
+    row, so concurrent logins cannot overshoot the cap."""
     raw = secrets.token_urlsafe(32)
-    PlayerToken.objects.create(
-        player=player,
-        key_hash=token_hash(raw),
-        expires_at=timezone.now()
-        + timedelta(seconds=settings.PLAYER_TOKEN_TTL_SECONDS),
-    )
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        Player.objects.select_for_update().filter(pk=player.pk).first()
+        tokens = PlayerToken.objects.filter(player=player)
+        tokens.filter(expires_at__lte=now).delete()
+        keep = max(1, settings.PLAYER_MAX_LIVE_TOKENS) - 1
+        surplus = list(
+            tokens.order_by("-created_at", "-id").values_list("id", flat=True)[keep:]
+        )
+        if surplus:
+            PlayerToken.objects.filter(pk__in=surplus).delete()
+        PlayerToken.objects.create(
+            player=player,
+            key_hash=token_hash(raw),
+            expires_at=now + timedelta(seconds=settings.PLAYER_TOKEN_TTL_SECONDS),
+        )
     return raw
+
+
+def player_logout(*, player: Player, token: PlayerToken | None) -> None:
+    """Revoke the token the request came with (a portal session passes None)."""
+    with transaction.atomic(savepoint=False):
+        if token is not None:
+            PlayerToken.objects.filter(pk=token.pk, player=player).delete()
+        audit_record(
+            actor=Actor.for_player(player),
+            action="player.logged_out",
+            tenant_id=player.tenant_id,
+            target=player,
+        )
+
+
+def player_logout_everywhere(*, player: Player, reason: str = "") -> int:
+    """Revoke every API token of the player; returns how many were live."""
+    with transaction.atomic(savepoint=False):
+        revoked, _ = PlayerToken.objects.filter(player=player).delete()
+        audit_record(
+            actor=Actor.for_player(player),
+            action="player.logged_out_everywhere",
+            tenant_id=player.tenant_id,
+            target=player,
+            after={"tokens_revoked": revoked},
+            reason=reason,
+        )
+    return revoked
 
 
 def player_login(*, tenant: Tenant, email: str, password: str) -> tuple[Player, str]:
     with transaction.atomic(savepoint=False):
         player = player_authenticate(tenant=tenant, email=email, password=password)
         raw = player_token_issue(player=player)
+        player.last_login_at = timezone.now()
+        player.save(update_fields=["last_login_at"])
         audit_record(
             actor=Actor.for_player(player),
             action="player.logged_in",
             tenant_id=tenant.pk,
             target=player,
+            # Issue 13: an excluded player logs in to the cashier only, never to play.
+            after={"play_allowed": player_play_allowed(player=player)},
         )
     return player, raw
+
+
+def player_portal_login(*, tenant: Tenant, email: str, password: str) -> Player:
+    """A portal (session) login: the same checks and audit as the API's, no token."""
+    with transaction.atomic(savepoint=False):
+        player = player_authenticate(tenant=tenant, email=email, password=password)
+        audit_record(
+            actor=Actor.for_player(player),
+            action="player.logged_in",
+            tenant_id=tenant.pk,
+            target=player,
+            after={"via": "portal"},
+        )
+    return player
 
 
 def player_set_status(
@@ -134,6 +258,38 @@ def player_set_kyc_status(
             target=locked,
             before={"kyc_status": before},
             after={"kyc_status": kyc_status},
+            reason=reason,
+        )
+    return locked
+
+
+# --- issue 13: the KYC-confirmed name the closed-loop payout matches ----------------
+
+
+def player_set_verified_name(
+    *, actor: Actor, player: Player, verified_name: str, reason: str
+) -> Player:
+    """An operator records the legal name KYC confirmed, audited with the reason.
+    Bank payouts go only to accounts in this name (payments/withdrawals/closed_loop.py)."""
+    verified_name = verified_name.strip()
+    if len(verified_name) > 140:
+        raise ValidationFailed(
+            details={"fields": {"verified_name": ["at most 140 characters"]}}
+        )
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = locked.verified_name
+        if before == verified_name:
+            return locked
+        locked.verified_name = verified_name
+        locked.save(update_fields=["verified_name"])
+        audit_record(
+            actor=actor,
+            action="player.verified_name_changed",
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={"verified_name": before},
+            after={"verified_name": verified_name},
             reason=reason,
         )
     return locked

@@ -4,6 +4,7 @@ Every value that differs between machines comes from the environment through
 django-environ; the README's configuration table lists each variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -25,7 +26,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.apps.BackOfficeAdminConfig",  # django.contrib.admin with the product's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,7 +43,9 @@ INSTALLED_APPS = [
     "casino",
     "wallet",
     "payments",
+    "crm",
     "portal",
+    "reconciliation",  # issue 12: settlement imports, finance dashboard, reports
 ]
 
 MIDDLEWARE = [
@@ -93,6 +96,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"].setdefault("TEST", {})
+
+# --- issue 12: read replica for reports ---------------------------------------------
+# DATABASE_REPLICA_URL: a streaming replica of the primary. The finance dashboard, the
+# liability report and the settlement matcher's lookups read from it
+# (common/db_router.py); money writes and decisions stay on the primary. In tests the
+# alias mirrors the primary's test database (same NAME, the replica's host and port).
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["common.db_router.ReplicaRouter"]
+# Folder the reconcile_psp_inbox sweep reads: <dir>/<tenant-slug>/<provider>/*.csv
+RECONCILIATION_INBOX_DIR = env.str("RECONCILIATION_INBOX_DIR", default="")
+# --- end issue 12 -------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -194,6 +210,89 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 WALLET_PREPARED_POSTING = env.bool(
     "WALLET_PREPARED_POSTING", default=not env.bool("DATABASE_PGBOUNCER", default=False)
 )
+
+# ---- Issue 10: authentication hardening and the request edge (docs/security.md) ----
+# The request edge (common/edge.py) runs before everything else: NUL bytes and
+# control characters, oversized bodies and too-deep JSON get a JSON 4xx there.
+MIDDLEWARE.insert(0, "common.edge.RequestEdgeMiddleware")
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
+REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=32)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client IP
+# (rate limits, audit) is the N-th address from the right. 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The schema and docs pages are public and need no player: authenticating there only
+# turned a malformed Authorization header into an error while rendering HTML.
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+# Live API tokens a player may hold; a login beyond it revokes the oldest.
+PLAYER_MAX_LIVE_TOKENS = env.int("PLAYER_MAX_LIVE_TOKENS", default=10)
+# Failed logins per account (tenant + email, whatever the client IP) before 429,
+# on top of the per-IP RATELIMIT_LOGIN.
+RATELIMIT_RATES["login_account"] = env.str("RATELIMIT_LOGIN_ACCOUNT", default="10/15m")
+RATELIMIT_RATES["password_reset"] = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
+# Player password reset links (and operator ones) stop working after this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Outgoing mail: the console in development, SMTP (e.g. smtp+tls://user:pw@host:587)
+# in production; see django-environ's email_url.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {
+            "host": _email["EMAIL_HOST"],
+            "port": _email["EMAIL_PORT"],
+            "username": _email["EMAIL_HOST_USER"],
+            "password": _email["EMAIL_HOST_PASSWORD"],
+            "use_tls": _email.get("EMAIL_USE_TLS", False),
+            "use_ssl": _email.get("EMAIL_USE_SSL", False),
+            "timeout": 10,
+        }
+        if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+# Operators: a second factor (django-otp: TOTP app plus backup codes) and a login
+# lockout (django-axes, by username and by IP, each on its own). With 2FA required,
+# a staff user without a device can only reach /admin/2fa/ to enrol.
+OPERATOR_2FA_REQUIRED = env.bool("OPERATOR_2FA_REQUIRED", default=not DEBUG)
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "casino.auth_backends.OperatorLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Casino back-office")
+AXES_FAILURE_LIMIT = env.int("OPERATOR_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env.int("OPERATOR_LOCKOUT_COOLOFF_MINUTES", default=30)
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "common.clientip.client_ip_or_none"
+AXES_LOCKOUT_TEMPLATE = "admin/operator_locked_out.html"
+AXES_VERBOSE = False
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["common.parsers.BoundedJSONParser"]
+
+# --- CRM, feature flags, API keys (issue 11; docs/crm.md) -----------------------------
+# Per-brand feature flags are cached this long per process (tenants/features.py); an
+# edit drops the entry at once in the shared cache (CACHE_URL), so a longer value only
+# delays peers that run on a process-local cache.
+TENANT_FEATURES_CACHE_SECONDS = env.int("TENANT_FEATURES_CACHE_SECONDS", default=60)
+# Campaign e-mail goes through the mailer of issue 10 (EMAIL_URL, MAILERS above).
+# Players a campaign send claims, renders and mails per database transaction.
+CRM_CAMPAIGN_BATCH_SIZE = env.int("CRM_CAMPAIGN_BATCH_SIZE", default=500)
+# The product name the admin shows beside the operator's brand.
+ADMIN_PRODUCT_NAME = env.str("ADMIN_PRODUCT_NAME", default="Casino Back-Office")
 
 # --- issue 9: production server, workers, health and metrics (docs/deploy.md) --------
 

@@ -7,19 +7,38 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from health_check.views import HealthCheckView
 
 from casino import apis as casino_apis
+from casino import apis_exclusions as exclusion_apis
 from casino.health import Broker, WorkerHeartbeat, liveness
 from casino.metrics import metrics_view
-from payments import apis as payments_apis
-from payments import apis_withdrawals as withdrawal_apis
+from payments.deposits import apis as payments_apis
 from payments.health import WebhookBacklog
 from payments.metrics import PaymentsCollector
+from payments.webhooks import apis as webhook_apis
+from payments.withdrawals import apis as withdrawal_apis
 from wallet import apis as wallet_apis
+from wallet import apis_responsible_gambling as rg_apis
 
 api_v1 = [
     path(
         "auth/register", casino_apis.PlayerRegisterApi.as_view(), name="player-register"
     ),
     path("auth/login", casino_apis.PlayerLoginApi.as_view(), name="player-login"),
+    path("auth/logout", casino_apis.PlayerLogoutApi.as_view(), name="player-logout"),
+    path(
+        "auth/logout-all",
+        casino_apis.PlayerLogoutAllApi.as_view(),
+        name="player-logout-all",
+    ),
+    path(
+        "auth/password-reset",
+        casino_apis.PasswordResetRequestApi.as_view(),
+        name="player-password-reset",
+    ),
+    path(
+        "auth/password-reset/confirm",
+        casino_apis.PasswordResetConfirmApi.as_view(),
+        name="player-password-reset-confirm",
+    ),
     path("me", casino_apis.PlayerMeApi.as_view(), name="player-me"),
     path(
         "wallet/balances",
@@ -61,14 +80,42 @@ api_v1 = [
         payments_apis.DepositDetailApi.as_view(),
         name="deposit-detail",
     ),
+    # --- issue 13: responsible gambling (docs/api.md) ---
+    path(
+        "responsible-gambling",
+        rg_apis.ResponsibleGamblingApi.as_view(),
+        name="responsible-gambling",
+    ),
+    path(
+        "responsible-gambling/deposit-limits/<str:currency>/<str:period>",
+        rg_apis.DepositLimitSetApi.as_view(),
+        name="deposit-limit-set",
+    ),
+    path(
+        "responsible-gambling/deposit-limits/<str:currency>/<str:period>/confirm",
+        rg_apis.DepositLimitConfirmApi.as_view(),
+        name="deposit-limit-confirm",
+    ),
+    path(
+        "responsible-gambling/time-out",
+        exclusion_apis.PlayerTimeOutApi.as_view(),
+        name="player-time-out",
+    ),
+    path(
+        "responsible-gambling/self-exclusion",
+        exclusion_apis.PlayerSelfExclusionApi.as_view(),
+        name="player-self-exclusion",
+    ),
+    path("play-access", exclusion_apis.PlayAccessApi.as_view(), name="play-access"),
+    # --- end issue 13 ---
     path(
         "webhooks/stripe/<str:endpoint_id>/",
-        payments_apis.StripeWebhookApi.as_view(),
+        webhook_apis.StripeWebhookApi.as_view(),
         name="webhook-stripe",
     ),
     path(
         "webhooks/adyen/<str:endpoint_id>/",
-        payments_apis.AdyenWebhookApi.as_view(),
+        webhook_apis.AdyenWebhookApi.as_view(),
         name="webhook-adyen",
     ),
 ]
@@ -76,6 +123,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("api/v1/crm/", include("crm.urls")),  # operator API, API keys (docs/crm.md)
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

@@ -7,11 +7,13 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, UnreadablePostError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from common import errors
+from common.dberrors import translate_database_error
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +54,21 @@ def translate(exc: Exception) -> errors.ApplicationError:
         return errors.MethodNotAllowed(str(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
         return errors.UnsupportedMediaType(str(exc.detail))
+    # Input the request edge (common/edge.py) normally refuses first; should one
+    # get past it (a view reading the body itself), it is still the client's fault.
+    if isinstance(exc, RequestDataTooBig):
+        return errors.RequestBodyTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        return errors.BadRequest()
+    if isinstance(exc, UnreadablePostError):
+        return errors.BadRequest("The request body could not be read.")
+    if isinstance(exc, RecursionError):
+        return errors.RequestNestingTooDeep()
     if isinstance(exc, drf.Throttled):
         return errors.RateLimited(retry_after=int(exc.wait or 1))
+    database_error = translate_database_error(exc)
+    if database_error is not None:
+        return database_error
     logger.exception("api.unexpected_error", exc_info=exc)
     return errors.InternalError()
 

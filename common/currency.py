@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from common.errors import ApplicationError
+from common.text import is_ascii_amount
 
 ISO_EXPONENTS: dict[str, int] = {
     "EUR": 2,
@@ -78,6 +79,9 @@ def exponent_of(currency: str) -> int:
 def to_minor(amount: str | Decimal | int, currency: str) -> int:
     """``"50.00" EUR`` → ``5000``. Refuses more decimals than the currency has."""
     exponent = exponent_of(currency)
+    if isinstance(amount, str) and not is_ascii_amount(amount):
+        # Decimal() would read "١٠" or "１０.００" as ten.
+        raise InvalidAmount(details={"amount": amount, "currency": currency})
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
@@ -101,3 +105,50 @@ def to_major(amount_minor: int, currency: str) -> str:
     return str(
         Decimal(amount_minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
     )
+
+
+def format_money(amount_minor: int | None, currency: str) -> str:
+    """The one way money is shown to a person: major units and the currency code.
+
+    ``12000, "EUR"`` → ``"120.00 EUR"``, ``-5, "EUR"`` → ``"-0.05 EUR"``, ``1200, "JPY"``
+    → ``"1200 JPY"``, ``1234, "KWD"`` → ``"1.234 KWD"``. No amount (a system account's
+    entry has no balance after) is ``"—"``. A currency this system does not know (an
+    old row, a PSP's answer) is shown in minor units and says so, rather than guessed.
+    Used by every admin page, portal page, template (``{{ x|money:currency }}``, from
+    ``casino/templatetags/money.py``), ``__str__`` and command output.
+    """
+    if amount_minor is None:
+        return "—"
+    if currency not in ISO_EXPONENTS:
+        return f"{amount_minor} {currency} (minor units)"
+    return f"{to_major(amount_minor, currency)} {currency}"
+
+
+def format_money_html(amount_minor: int | None, currency: str) -> str:
+    """``format_money`` for an HTML table cell: kept on one line."""
+    from django.utils.html import format_html
+
+    return format_html(
+        '<span class="money" style="white-space: nowrap">{}</span>',
+        format_money(amount_minor, currency),
+    )
+
+
+def money_display(
+    amount_field: str = "amount_minor",
+    currency_field: str = "currency",
+    *,
+    description: str = "Amount",
+):
+    """An admin column or read-only field showing ``amount_field`` with
+    ``format_money``: ``amount = money_display()`` on a ``ModelAdmin``, then
+    ``"amount"`` in ``list_display`` / ``readonly_fields`` (sortable by the amount)."""
+
+    def display(model_admin, obj) -> str:
+        return format_money_html(
+            getattr(obj, amount_field), getattr(obj, currency_field)
+        )
+
+    display.short_description = description
+    display.admin_order_field = amount_field
+    return display

@@ -144,3 +144,31 @@ class IllegalStateTransition(ApplicationError):
             message or f"{entity} cannot go from {from_state} to {to_state}.",
             details={"entity": entity, "from_state": from_state, "to_state": to_state},
         )
+
+
+# Issue 10: the request edge (common/edge.py) refuses what no view should ever see.
+class InvalidText(ApplicationError):
+    code = "INVALID_TEXT"
+    http_status = 400
+    default_message = (
+        "The request contains a NUL byte, a control character or text that is not "
+        "valid UTF-8."
+    )
+
+
+class RequestBodyTooLarge(ApplicationError):
+    code = "REQUEST_BODY_TOO_LARGE"
+    http_status = 413
+    default_message = "The request body is too large."
+
+
+class RequestNestingTooDeep(ApplicationError):
+    code = "REQUEST_NESTING_TOO_DEEP"
+    http_status = 400
+    default_message = "The JSON body is nested too deeply."
+
+
+class BadRequest(ApplicationError):
+    code = "BAD_REQUEST"
+    http_status = 400
+    default_message = "The request could not be understood."

@@ -26,3 +26,15 @@ def request_fingerprint(payload: Mapping[str, Any]) -> str:
     """A stable hash of what a request asked for, to tell a replay from a reuse."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay_response(data: Any, *, replayed: bool, first_status: int = 201):
+    """One replay contract for every money door: a repeat of a request (same
+    ``Idempotency-Key``) answers what the first answered, with the same status, and
+    says so in ``Idempotent-Replayed: true``. Nothing moves twice."""
+    from rest_framework.response import Response
+
+    response = Response(data, status=first_status)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response

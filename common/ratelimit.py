@@ -18,20 +18,16 @@ or the decorator on one handler method: ``@ratelimited("deposit")``.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
+from common.clientip import client_ip
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def client_ip(request) -> str:
-    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
-    raw = request.META.get(meta_key, "") or ""
-    # X-Forwarded-For style values: the left-most address is the client.
-    return raw.split(",")[0].strip() or "unknown"
 
 
 def ratelimit_key(group: str, request) -> str:
@@ -94,3 +90,35 @@ def ratelimited(group: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _account_usage(request, *, group: str, account: str, increment: bool):
+    rate = settings.RATELIMIT_RATES.get(group)
+    if not rate:
+        return None, rate
+    digest = hashlib.sha256(account.strip().lower().encode()).hexdigest()
+    usage = get_usage(
+        request,
+        group=f"casino.{group}",
+        key=lambda _group, _request: f"account:{digest}",
+        rate=rate,
+        increment=increment,
+    )
+    return usage, rate
+
+
+def account_ratelimit_check(request, *, group: str, account: str) -> None:
+    """Raise ``Ratelimited`` when ``account`` (e.g. brand and email of a login) has
+    used up ``group``'s rate, from whatever IP. Counts nothing: failures are counted
+    with ``account_ratelimit_count``, so the limit is on guesses, not on logins."""
+    usage, rate = _account_usage(request, group=group, account=account, increment=False)
+    if usage is None or usage["count"] < usage["limit"]:
+        return
+    exc = Ratelimited()
+    time_left = usage["time_left"]
+    exc.retry_after = time_left if time_left > 0 else rate_period_seconds(rate)
+    raise exc
+
+
+def account_ratelimit_count(request, *, group: str, account: str) -> None:
+    _account_usage(request, group=group, account=account, increment=True)

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from common import crypto
 from common.actors import Actor
-from common.currency import exponent_of, to_major, to_minor
+from common.currency import exponent_of, format_money, money_display, to_minor
 from common.errors import ApplicationError
-from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
-from payments.refunds import refund_request, refundable_minor
-from payments.services import (
+from payments.config.services import (
     payment_route_delete,
     payment_route_save,
     psp_config_check_credentials,
     psp_config_save,
-    webhook_reprocess,
 )
-from tenants.admin import TenantScopedAdmin
+from payments.deposits.refunds import refund_request, refundable_minor
+from payments.models import Dispute, PaymentRoute, PSPConfig, Refund, WebhookInbox
+from payments.providers.registry import provider_filter
+from payments.webhooks.services import webhook_reprocess
+from tenants.admin import CurrencyFilter, TenantScopedAdmin
 from tenants.selectors import tenant_ids_for_operator
 from wallet.models import Deposit
 
@@ -140,9 +142,10 @@ class PSPConfigAdmin(TenantScopedAdmin):
     def webhook_url(self, obj):
         if not obj.pk:
             return "shown after saving"
-        if obj.provider not in ("stripe", "adyen"):
+        try:  # a provider without webhooks (manual) has no route
+            return reverse(f"webhook-{obj.provider}", args=[obj.endpoint_id])
+        except NoReverseMatch:
             return "-"
-        return reverse(f"webhook-{obj.provider}", args=[obj.endpoint_id])
 
     def save_model(self, request, obj, form, change):
         psp_config_save(
@@ -188,8 +191,9 @@ class WebhookInboxAdmin(TenantScopedAdmin):
         "status",
         "deposit_id",
     ]
-    list_filter = ["status", "provider", "event_type"]
-    search_fields = ["event_id", "=deposit_id"]
+    list_filter = ["status", provider_filter()]
+    # event_type is searched, not filtered: its values are open-ended per PSP.
+    search_fields = ["event_id", "=event_type", "=deposit_id"]
     actions = ["reprocess"]
     fields = [
         "tenant",
@@ -244,14 +248,19 @@ class DepositAdmin(TenantScopedAdmin):
         "created_at",
         "tenant",
         "player",
-        "amount_minor",
-        "currency",
+        "amount",
         "state",
         "needs_review",
     ]
-    list_filter = ["state", "needs_review", "provider", "currency"]
+    list_filter = ["state", "needs_review", provider_filter(), CurrencyFilter]
     search_fields = ["=id", "provider_reference", "payment_reference"]
     raw_id_fields = ["player", "credit_transaction"]
+    # Shown below in major units (common.currency.format_money).
+    exclude = ["amount_minor", "refunded_minor", "charged_back_minor"]
+    readonly_fields = ["amount", "refunded", "charged_back"]
+    amount = money_display()
+    refunded = money_display("refunded_minor", description="Refunded")
+    charged_back = money_display("charged_back_minor", description="Charged back")
 
 
 # --- Routing, refunds, disputes (docs/payments/adyen.md) ---------------------------
@@ -310,7 +319,10 @@ class PaymentRouteAdmin(TenantScopedAdmin):
         "deposit_provider",
         "payout_provider",
     ]
-    list_filter = ["deposit_provider", "payout_provider"]
+    list_filter = [
+        provider_filter("deposit_provider", "deposit provider"),
+        provider_filter("payout_provider", "payout provider"),
+    ]
 
     @admin.display(description="currency")
     def currency_or_default(self, obj):
@@ -330,6 +342,10 @@ class RefundForm(forms.ModelForm):
     to refund. The service re-checks under the deposit's lock."""
 
     amount = forms.DecimalField(max_digits=18, decimal_places=3, min_value=0)
+    # One key per form shown: submitting the same form twice refunds once.
+    request_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=128, initial=secrets.token_urlsafe
+    )
 
     class Meta:
         model = Refund
@@ -339,6 +355,12 @@ class RefundForm(forms.ModelForm):
         data = super().clean()
         deposit = data.get("deposit")
         if deposit is None or data.get("amount") is None:
+            return data
+        if Refund.objects.filter(
+            tenant_id=deposit.tenant_id, request_key=data.get("request_key") or "-"
+        ).exists():
+            # A second submit of the same form: the service returns the first refund.
+            data["amount_minor"] = to_minor(data["amount"], deposit.currency)
             return data
         try:
             data["amount_minor"] = to_minor(data["amount"], deposit.currency)
@@ -352,8 +374,7 @@ class RefundForm(forms.ModelForm):
         if not 0 < data["amount_minor"] <= left:
             self.add_error(
                 "amount",
-                f"At most {to_major(left, deposit.currency)} {deposit.currency} "
-                "can still be refunded.",
+                f"At most {format_money(left, deposit.currency)} can still be refunded.",
             )
         if not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why the deposit is refunded.")
@@ -371,24 +392,23 @@ class RefundAdmin(TenantScopedAdmin):
         "created_at",
         "tenant",
         "deposit",
-        "amount_minor",
-        "currency",
+        "amount",
         "state",
         "provider_reference",
     ]
-    list_filter = ["state", "provider", "currency"]
+    list_filter = ["state", provider_filter(), CurrencyFilter]
     search_fields = ["=deposit__id", "provider_reference"]
     raw_id_fields = ["deposit"]
+    amount = money_display()
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["deposit", "amount", "reason"]
+            return ["deposit", "amount", "reason", "request_key"]
         return [
             "tenant",
             "deposit",
             "provider",
-            "amount_minor",
-            "currency",
+            "amount",
             "state",
             "reason",
             "provider_reference",
@@ -418,6 +438,7 @@ class RefundAdmin(TenantScopedAdmin):
             amount_minor=form.cleaned_data["amount_minor"],
             reason=form.cleaned_data["reason"],
             actor=Actor.for_user(request.user),
+            request_key=form.cleaned_data["request_key"],
         )
         obj.pk = refund.pk
 
@@ -431,10 +452,12 @@ class DisputeAdmin(TenantScopedAdmin):
         "tenant",
         "deposit",
         "stage",
-        "amount_minor",
-        "currency",
+        "amount",
         "updated_at",
     ]
-    list_filter = ["stage", "provider"]
+    list_filter = ["stage", provider_filter()]
     search_fields = ["=deposit__id", "payment_reference"]
     raw_id_fields = ["deposit"]
+    exclude = ["amount_minor"]  # shown as "Amount", in major units
+    readonly_fields = ["amount"]
+    amount = money_display()

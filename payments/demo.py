@@ -4,7 +4,8 @@
 It leaves one verified player with a withdrawal waiting in the operator's queue, and
 sets the brand's retry policy low (2 retries, 5 s cooldown) so an operator can approve,
 mark the payout failed and retry until the policy refuses with
-PAYMENT_RETRY_LIMIT_EXCEEDED within a minute.
+PAYMENT_RETRY_LIMIT_EXCEEDED within a minute. The player's money comes from a deposit
+paid through the PSP simulator (needs ``PAYMENTS_SIMULATOR_ENABLED``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from audit.services import audit_record, model_snapshot
 from casino.models import Player
 from casino.services import player_register
 from common.actors import Actor
-from payments.payouts import withdrawal_submit
+from payments.simulator.deposits import simulated_deposit_pay
+from payments.withdrawals.services import withdrawal_submit
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_policy_changed, tenant_policy_get
-from wallet.models import Account, JournalTransaction, Withdrawal
-from wallet.services import player_credit
+from wallet.models import Withdrawal
 
 SEED = Actor.system("seed_withdrawals_demo")
 PLAYER_EMAIL = "withdrawer@example.com"
@@ -78,9 +79,11 @@ def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
                 display_name="Dana Demo",
             )
         if player.kyc_status != Player.KycStatus.VERIFIED:
-            # No KYC flow exists yet; the demo player is verified by fiat, on record.
+            # No KYC flow exists yet; the demo player is verified by fiat, on record,
+            # with the name the closed-loop payout checks the bank account against.
             Player.objects.filter(pk=player.pk).update(
-                kyc_status=Player.KycStatus.VERIFIED
+                kyc_status=Player.KycStatus.VERIFIED,
+                verified_name=DEMO_IBAN["holder_name"],
             )
             audit_record(
                 actor=SEED,
@@ -88,22 +91,22 @@ def seed_withdrawals_demo(*, tenant_slug: str = "demo") -> DemoWithdrawal:
                 tenant_id=tenant.pk,
                 target=player,
                 before={"kyc_status": player.kyc_status},
-                after={"kyc_status": Player.KycStatus.VERIFIED},
+                after={
+                    "kyc_status": Player.KycStatus.VERIFIED,
+                    "verified_name": DEMO_IBAN["holder_name"],
+                },
                 reason="withdrawal demo",
             )
             player.refresh_from_db()
-        player_credit(
-            player=player,
-            currency="EUR",
-            amount_minor=50_000,
-            source_kind=Account.Kind.PSP_CLEARING,
-            kind=JournalTransaction.Kind.DEPOSIT,
-            idempotency_key=f"demo:withdrawals:funding:{player.pk}",
-            actor=SEED,
-            provider="manual",
-            reference=f"demo-funding:player:{player.pk}",
-            description="Demo funding for the withdrawal review flow",
-        )
+    # Funded by a deposit paid through the PSP simulator and the real webhook code,
+    # as a player funds their account (its own transactions).
+    simulated_deposit_pay(
+        player=player,
+        amount_minor=50_000,
+        currency="EUR",
+        idempotency_key=f"demo:withdrawals:funding:{player.pk}",
+    )
+    with transaction.atomic(durable=True):
         withdrawal, _ = withdrawal_submit(
             player=player,
             amount_minor=12_000,

@@ -43,16 +43,6 @@ class WebhookEndpointNotFound(ApplicationError):
     default_message = "No webhook endpoint has this id."
 
 
-class DepositRefused(ApplicationError):
-    """Base of the reasons a new deposit is refused (each has its own code)."""
-
-
-class DepositCurrencyNotAllowed(DepositRefused):
-    code = "DEPOSIT_CURRENCY_NOT_ALLOWED"
-    http_status = 400
-    default_message = "This brand does not take deposits in this currency."
-
-
 class WebhookProcessingFailed(ApplicationError):
     """Our side failed to apply a verified event; it is kept and retried."""
 
@@ -145,3 +135,36 @@ class DepositCheckoutPending(ApplicationError):
         "The payment provider is slow to answer; the deposit is pending. Poll it "
         "for its checkout URL."
     )
+
+
+# --- issue 8 --------------------------------------------------------------------------
+class PayoutOutcomeMustBeAsked(ApplicationError):
+    """A PSP payout cannot be marked paid or failed by hand: its outcome is asked of
+    the PSP (a guess could pay the player twice)."""
+
+    code = "PAYOUT_OUTCOME_MUST_BE_ASKED"
+    http_status = 409
+    default_message = (
+        "This payout went through a PSP: ask the PSP for its outcome instead of "
+        "marking it by hand."
+    )
+
+
+# --- issue 13: closed-loop payouts (docs/compliance.md) ---------------------------------
+
+
+class WithdrawalPayoutNameMismatch(ApplicationError):
+    code = "WITHDRAWAL_PAYOUT_NAME_MISMATCH"
+    http_status = 422
+    default_message = (
+        "The bank account's holder name does not match the player's verified name; "
+        "the part that cannot go back to the deposit methods cannot be paid there."
+    )
+
+
+class SettlementFileInvalid(ApplicationError):
+    """A settlement report that is not in the PSP's export format (issue 12)."""
+
+    code = "SETTLEMENT_FILE_INVALID"
+    http_status = 400
+    default_message = "The file is not a settlement report this PSP exports."

@@ -159,7 +159,7 @@ class WebhookInbox(models.Model):
     """One delivery of a PSP notification, stored raw before anything else happens.
 
     The first verified delivery of an event carries its ``event_id`` (unique per
-    provider); a repeat delivery is kept as ``duplicate`` pointing at it. Rejected
+    endpoint); a repeat delivery is kept as ``duplicate`` pointing at it. Rejected
     deliveries (bad signature) keep no event id, so a forger cannot squat one."""
 
     class Status(models.TextChoices):
@@ -202,10 +202,12 @@ class WebhookInbox(models.Model):
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook inbox"
         constraints = [
+            # Per endpoint, not per provider: one PSP account may serve several
+            # brands, and each brand's endpoint must apply the event once.
             models.UniqueConstraint(
-                fields=["provider", "event_id"],
+                fields=["config", "event_id"],
                 condition=~Q(event_id=""),
-                name="webhook_inbox_event_unique",
+                name="webhook_inbox_event_per_endpoint",
             )
         ]
         indexes = [
@@ -287,6 +289,9 @@ class Refund(models.Model):
     ledger_transaction_id = models.BigIntegerField(null=True, blank=True)
     failure_reason = models.CharField(max_length=255, blank=True)
     requested_by = models.CharField(max_length=255, blank=True)
+    # The operator's request key (one per refund form shown): a second submit of
+    # the same form returns the first refund instead of refunding twice.
+    request_key = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -295,7 +300,12 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_minor__gt=0), name="refund_amount_positive"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "request_key"],
+                condition=~Q(request_key=""),
+                name="refund_request_key_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -313,6 +323,7 @@ class Dispute(models.Model):
         NOTIFICATION_OF_CHARGEBACK = "notification_of_chargeback", "Notified"
         CHARGEBACK = "chargeback", "Charged back"
         CHARGEBACK_REVERSED = "chargeback_reversed", "Chargeback reversed (won)"
+        LOST = "lost", "Lost (final)"
         SECOND_CHARGEBACK = "second_chargeback", "Second chargeback"
         PREARBITRATION_WON = "prearbitration_won", "Pre-arbitration won"
         PREARBITRATION_LOST = "prearbitration_lost", "Pre-arbitration lost"

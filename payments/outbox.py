@@ -22,8 +22,8 @@ from common.queue import task_enqueue
 from payments.exceptions import WebhookProcessingFailed
 from payments.metrics import PAYOUT_DISPATCHES, WEBHOOK_APPLICATIONS
 from payments.models import Refund, WebhookInbox
-from payments.payouts import payout_dispatch
-from payments.services import webhook_process
+from payments.webhooks.services import webhook_delivery_apply
+from payments.withdrawals.services import payout_dispatch
 from wallet.models import PayoutAttempt
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
         return None
     applied = WEBHOOK_APPLICATIONS.labels(provider=row["provider"], outcome="failed")
     try:
-        inbox = webhook_process(inbox_id=inbox_id)
+        inbox = webhook_delivery_apply(delivery_id=inbox_id)
     except WebhookProcessingFailed:
         applied.inc()
         attempts = WebhookInbox.objects.values_list("attempts", flat=True).get(
@@ -80,7 +80,7 @@ def webhook_apply_attempt(*, inbox_id: int) -> float | None:
 
 
 def payout_dispatch_counted(*, attempt_id: int) -> None:
-    """Send a payout attempt (``payments.payouts.payout_dispatch``) and count the
+    """Send a payout attempt (``payments.withdrawals.services.payout_dispatch``) and count the
     outcome it left."""
     payout_dispatch(attempt_id=attempt_id)
     attempt = PayoutAttempt.objects.values("provider", "state").get(pk=attempt_id)

@@ -10,7 +10,7 @@
   known outcome goes through the same services the transfer webhook uses; the manual
   provider has nothing to ask, so those are listed for an operator.
 
-Both are orchestrators like ``payments.services.deposit_start``: each PSP call is made
+Both are orchestrators like ``payments.deposits.services.deposit_start``: each PSP call is made
 with no transaction open and no row locked, and each change is applied afterwards in
 a short transaction of its own (``atomic(durable=True)``), where the wallet services
 lock the row and re-check its state. So a webhook that lands between the question and
@@ -28,6 +28,7 @@ from django.db import transaction
 
 from common import clock
 from common.actors import Actor
+from common.currency import format_money
 from common.errors import IllegalStateTransition
 from payments.exceptions import (
     ProviderError,
@@ -35,14 +36,17 @@ from payments.exceptions import (
     ProviderUnavailable,
 )
 from payments.models import PSPConfig
-from payments.payouts import payout_dispatch
 from payments.providers.adyen.provider import (
     SIMULATOR_API_KEY_PREFIX as ADYEN_SIMULATOR_API_KEY_PREFIX,
 )
 from payments.providers.base import PaymentStatus
-from payments.providers.registry import provider_build
+from payments.providers.registry import (
+    provider_build,
+    provider_operator_settles_payouts,
+)
 from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX
 from payments.selectors import psp_config_for_payout
+from payments.withdrawals.services import payout_dispatch
 from wallet import services as wallet
 from wallet.models import Deposit, PayoutAttempt
 from wallet.selectors import deposit_stale_list, payout_attempt_open_list
@@ -108,21 +112,8 @@ def _config_is_simulated(config: PSPConfig) -> bool:
 def deposit_psp_outcome(*, provider: str, status: PaymentStatus) -> str:
     """A provider's checkout status in one vocabulary: ``paid``, ``expired``,
     ``open`` (the player may still pay, or an asynchronous payment is on its way) or
-    ``unknown``."""
-    if provider == "stripe":
-        session, _, payment = status.status.partition("/")
-        if session == "complete" and payment in ("paid", "no_payment_required"):
-            return "paid"
-        if session == "expired":
-            return "expired"
-        if session in ("open", "complete"):
-            return "open"
-        return "unknown"
-    if provider == "adyen":
-        return {"completed": "paid", "expired": "expired", "pending": "open"}.get(
-            status.status, "unknown"
-        )
-    return "unknown"
+    ``unknown``. Each provider says it (``PaymentStatus.outcome``)."""
+    return status.outcome
 
 
 def stale_deposits_expire(
@@ -211,7 +202,7 @@ def _stale_deposit_settle(
             deposit=deposit, dry_run=dry_run, finding=finding("expired", said)
         )
     if outcome == "paid":
-        paid = f"{status.amount_minor} {status.currency}"
+        paid = format_money(status.amount_minor, status.currency)
         return _deposit_flag_paid(
             deposit=deposit,
             dry_run=dry_run,
@@ -311,7 +302,7 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
         if not dry_run:
             payout_dispatch(attempt_id=attempt.pk)
         return finding("dispatched", "was never sent; dispatched now")
-    if attempt.provider == "manual":
+    if provider_operator_settles_payouts(attempt.provider):
         return finding(
             "awaiting_operator",
             "manual bank transfer: mark it paid or failed in the admin",
@@ -368,3 +359,30 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
     if not changed:  # the webhook (or an operator) recorded the same outcome first
         return finding("settled_meanwhile", f"already {result.status} meanwhile")
     return finding(result.status, f"PSP says {result.status}")
+
+
+def payout_attempt_settle(*, attempt: PayoutAttempt, dry_run: bool = False) -> Finding:
+    """Ask the PSP how one open payout attempt ended and record it: the code every
+    door uses to settle an unknown outcome (``reconcile_payouts``, the admin's
+    "Ask the PSP")."""
+    return _payout_settle(attempt=attempt, dry_run=dry_run)
+
+
+# Re-drivable units for a worker (issue 9): a row id in, idempotent by the services'
+# keys, their own transactions, no lock held while the PSP is asked.
+
+
+def payout_attempt_status_check(*, attempt_id: int) -> Finding:
+    """Ask the PSP about one payout attempt (by id) and record what it says."""
+    attempt = PayoutAttempt.objects.select_related("tenant").get(pk=attempt_id)
+    return _payout_settle(attempt=attempt, dry_run=False)
+
+
+def deposit_status_check(*, deposit_id: int) -> Finding:
+    """Ask the PSP about one open deposit (by id) and apply what it says, as
+    ``expire_stale_deposits`` does."""
+    deposit = Deposit.objects.select_related("tenant").get(pk=deposit_id)
+    config = PSPConfig.objects.filter(
+        tenant_id=deposit.tenant_id, provider=deposit.provider
+    ).first()
+    return _stale_deposit_settle(deposit=deposit, config=config, dry_run=False)

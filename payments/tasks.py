@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.db import DatabaseError
 
 from payments import outbox
+from payments.deposits.refunds import refund_dispatch as refund_dispatch_service
+from payments.deposits.services import deposit_checkout_resume
 from payments.exceptions import ProviderUnavailable
-from payments.refunds import refund_dispatch as refund_dispatch_service
-from payments.services import deposit_checkout_resume
 
 # Infrastructure hiccups (database restarting, connection dropped) are retried with
 # backoff; a row these give up on stays in its state for the sweep.

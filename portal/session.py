@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django_ratelimit.exceptions import Ratelimited
 
 from casino.models import Player
@@ -20,6 +21,14 @@ from tenants.selectors import tenant_get_for_request
 
 SESSION_TENANT = "portal_tenant_id"
 SESSION_PLAYER = "portal_player_id"
+SESSION_PASSWORD = "portal_player_password_hmac"
+
+
+def _password_fingerprint(player: Player) -> str:
+    """Like Django's session auth hash: a new password ends every portal session."""
+    return salted_hmac(
+        "portal.session", player.password, algorithm="sha256"
+    ).hexdigest()
 
 
 def _tenant_for(request) -> Tenant:
@@ -42,6 +51,7 @@ def player_login(request, player: Player) -> None:
     request.session.cycle_key()  # no session fixation
     request.session[SESSION_TENANT] = player.tenant_id
     request.session[SESSION_PLAYER] = player.pk
+    request.session[SESSION_PASSWORD] = _password_fingerprint(player)
 
 
 def player_logout(request) -> None:
@@ -81,7 +91,13 @@ def portal_view(*, login_required: bool, ratelimit_group: str = ""):
                 if player_id
                 else None
             )
-            if request.player is not None and not request.player.is_active:
+            if request.player is not None and (
+                not request.player.is_active
+                or not constant_time_compare(
+                    request.session.get(SESSION_PASSWORD, ""),
+                    _password_fingerprint(request.player),
+                )
+            ):
                 player_logout(request)
                 request.player = None
             if login_required and request.player is None:

@@ -10,13 +10,20 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.template.response import TemplateResponse
 
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
+from common.admin_pagination import BoundedCountAdminMixin
+from common.currency import ISO_EXPONENTS, to_major, to_minor
 from common.errors import ApplicationError
-from tenants.models import Tenant, TenantDomain, TenantPolicy
+from common.text import reject_control_characters_multiline
+from tenants.features import tenant_features_init
+from tenants.models import Operator, Tenant, TenantDomain, TenantPolicy
 from tenants.selectors import tenant_ids_for_operator, tenant_list_for_operator
 from tenants.services import tenant_policy_changed, tenant_policy_get
 
@@ -25,7 +32,7 @@ def is_operator(user) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(BoundedCountAdminMixin, admin.ModelAdmin):
     #: ORM path from this model to its Tenant ("" when the model *is* Tenant).
     tenant_field: str = "tenant"
     #: What a (non-superuser) operator may do, beyond viewing their tenants' rows.
@@ -35,6 +42,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
     #: Ledger-style models: nobody, not even a superuser, adds, changes or deletes.
     read_only = False
 
+    # Never a COUNT over all matching rows, nor facet counts: the changelist counts
+    # at most a window past the page shown (BoundedCountAdminMixin).
     show_full_result_count = False
 
     def _tenant_lookup(self) -> str:
@@ -112,7 +121,7 @@ class TenantFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return queryset.none()
         field = getattr(self.model_admin, "tenant_field", "tenant")
         return queryset.filter(**{field or "pk": int(value)})
@@ -145,6 +154,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Mandatory; stored in the audit trail.",
+        validators=[reject_control_characters_multiline],
     )
 
     def clean_reason(self) -> str:
@@ -194,8 +204,89 @@ class ScopedInline(admin.StackedInline):
         return request.user.is_superuser
 
 
+class MoneyMapField(forms.JSONField):
+    """A per-currency amount map typed and shown in major units
+    (``{"EUR": "1000.00"}``) and stored in minor units (``{"EUR": 100000}``), so
+    operators never read or type minor units. Conversion by the currency's exponent
+    (``common.currency``); the model's own ``clean`` still checks what is stored."""
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            value = {
+                currency: to_major(amount, currency)
+                if type(amount) is int and currency in ISO_EXPONENTS
+                else amount
+                for currency, amount in value.items()
+            }
+        return super().prepare_value(value)
+
+    def bound_data(self, data, initial):
+        # Redisplay what the operator typed, as typed (major units).
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        return InvalidJSONInput(data)
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if not isinstance(parsed, dict):
+            return parsed
+        minor: dict[str, int] = {}
+        for currency, amount in parsed.items():
+            if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+                raise forms.ValidationError(
+                    f'{currency}: {amount!r} is not an amount such as "1000.00".'
+                )
+            try:
+                minor[currency] = to_minor(str(amount), currency)
+            except ApplicationError as error:
+                raise forms.ValidationError(f"{currency}: {error.message}") from None
+            if minor[currency] < 0:
+                raise forms.ValidationError(f"{currency}: {amount} is below zero.")
+        return minor
+
+
+class TenantPolicyForm(forms.ModelForm):
+    _help = 'In major units, e.g. {"EUR": "1000.00"}; a currency left out has no '
+    daily_deposit_limits = MoneyMapField(
+        required=False, help_text=f"Per player per UTC day. {_help}limit."
+    )
+    daily_withdrawal_limits = MoneyMapField(
+        required=False, help_text=f"Per player per UTC day. {_help}limit."
+    )
+    withdrawal_min_amounts = MoneyMapField(required=False, help_text=f"{_help}minimum.")
+    withdrawal_max_amounts = MoneyMapField(required=False, help_text=f"{_help}maximum.")
+    auto_approve_thresholds = MoneyMapField(
+        required=False,
+        help_text="Withdrawals strictly below this amount are approved without "
+        'review; in major units, e.g. {"EUR": "50.00"}. A currency left out always '
+        "goes to manual review.",
+    )
+    aml_cdd_thresholds = MoneyMapField(
+        required=False,
+        help_text="Customer due diligence: cumulative deposits in the window reaching "
+        'this raise a flag; in major units, e.g. {"EUR": "2000.00"} (the default).',
+    )
+    affordability_thresholds = MoneyMapField(
+        required=False,
+        help_text="Net deposits (deposits minus paid withdrawals) over a rolling 30 "
+        'days reaching this raise an affordability flag; e.g. {"GBP": "150.00"}.',
+    )
+    maker_checker_thresholds = MoneyMapField(
+        required=False,
+        help_text="Withdrawals strictly above this amount need a second operator's "
+        'approval; in major units, e.g. {"EUR": "5000.00"} (the default).',
+    )
+
+    class Meta:
+        model = TenantPolicy
+        # Every policy field, as the inline showed before this form; which of them
+        # an operator may change is the admin's permission, not the form's.
+        fields = "__all__"  # noqa: DJ007
+
+
 class TenantPolicyInline(ScopedInline):
     model = TenantPolicy
+    form = TenantPolicyForm
     can_delete = False
 
 
@@ -242,6 +333,7 @@ class TenantAdmin(TenantScopedAdmin):
             "default_currency",
             "allowed_currencies",
             "operators",
+            "operator",
             "created_at",
         ]
 
@@ -274,8 +366,10 @@ class TenantAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         tenant = form.instance
-        # A brand added here gets its policy even when the inline was left untouched.
+        # A brand added here gets its policy even when the inline was left untouched,
+        # and its feature flag rows at their defaults.
         tenant_policy_get(tenant=tenant)
+        tenant_features_init(tenant=tenant)
         before = getattr(tenant, "_operators_before", [])
         after = sorted(tenant.operators.values_list("username", flat=True))
         if before != after:
@@ -308,6 +402,51 @@ class TenantAdmin(TenantScopedAdmin):
                 )
 
 
-# The audit trail's admin needs this module's tenant scoping, and audit sits below
-# tenants; registering it from here keeps the dependency direction.
-from tenants import admin_audit  # noqa: E402, F401
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    """The licensee behind brands (issue 13): platform staff only, audited."""
+
+    list_display = ["slug", "name", "exclusion_covers_all_brands"]
+    search_fields = ["slug", "name"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        before = model_snapshot(Operator.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=Actor.for_user(request.user),
+            action="operator.updated" if change else "operator.created",
+            tenant_id=None,
+            target=obj,
+            before=before,
+            after=model_snapshot(obj),
+        )
+
+
+# Django's own user and group admins, with the same bounded changelist count.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class OperatorUserAdmin(BoundedCountAdminMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(BoundedCountAdminMixin, GroupAdmin):
+    pass

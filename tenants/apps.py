@@ -6,4 +6,13 @@ class TenantsConfig(AppConfig):
     verbose_name = "Brands (tenants)"
 
     def ready(self) -> None:
-        from tenants import exceptions  # noqa: F401  (registers error codes)
+        # The audit trail's admin needs tenants.admin's scoping, and audit sits
+        # below tenants; registering it from here keeps the dependency direction
+        # without an import cycle (tenants.admin no longer imports it back).
+        # exceptions registers the error codes; admin_features registers the feature
+        # flag and API key admins (here too, for the same reason).
+        from tenants import (  # noqa: F401
+            admin_audit,
+            admin_features,
+            exceptions,
+        )

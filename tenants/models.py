@@ -4,6 +4,27 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 
+class Operator(models.Model):
+    """The licensee behind one or more brands (issue 13). Nothing else linked brands
+    before: a player's self-exclusion reaches the operator's other brands through
+    this row when ``exclusion_covers_all_brands`` is on (players matched by email)."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    exclusion_covers_all_brands = models.BooleanField(
+        default=True,
+        help_text="A time-out or self-exclusion on one brand also applies to the "
+        "player's accounts (same email) on this operator's other brands.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tenant(models.Model):
     """A brand. Every money row carries its tenant so data can be split by brand."""
 
@@ -22,6 +43,14 @@ class Tenant(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="operator_tenants"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Issue 13: the licensee this brand belongs to (none = a brand on its own).
+    operator = models.ForeignKey(
+        Operator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="brands",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -74,6 +103,19 @@ class TenantDomain(models.Model):
     def save(self, *args, **kwargs):
         self.domain = self.domain.lower().strip()
         super().save(*args, **kwargs)
+
+
+# Issue 13 defaults (docs/compliance.md gives the source of each).
+def aml_cdd_default() -> dict[str, int]:
+    return {"EUR": 200_000}
+
+
+def affordability_default() -> dict[str, int]:
+    return {"GBP": 15_000}
+
+
+def maker_checker_default() -> dict[str, int]:
+    return {"EUR": 500_000}
 
 
 class TenantPolicy(models.Model):
@@ -139,6 +181,35 @@ class TenantPolicy(models.Model):
     withdrawal_velocity_window_seconds = models.PositiveIntegerField(
         default=3600, help_text="The velocity window, in seconds."
     )
+    # --- issue 13: AML thresholds and maker-checker (docs/compliance.md) ---
+    aml_cdd_thresholds = models.JSONField(
+        default=aml_cdd_default,
+        blank=True,
+        help_text="Customer due diligence: cumulative deposits in the window reaching "
+        'this (minor units) raise a flag. Default {"EUR": 200000} = 2,000.00 EUR.',
+    )
+    aml_cdd_window_days = models.PositiveIntegerField(
+        default=30,
+        help_text="Rolling window (days) in which deposits count as linked.",
+    )
+    affordability_thresholds = models.JSONField(
+        default=affordability_default,
+        blank=True,
+        help_text="Net deposits (deposits minus paid withdrawals) over a rolling 30 "
+        'days reaching this raise an affordability flag. Default {"GBP": 15000}.',
+    )
+    player_may_cancel_withdrawal = models.BooleanField(
+        default=True,
+        help_text="Players may cancel a withdrawal while it awaits review (never once "
+        "approved). Off: only an operator's rejection releases it.",
+    )
+    maker_checker_thresholds = models.JSONField(
+        default=maker_checker_default,
+        blank=True,
+        help_text="Withdrawals strictly above this amount need a second operator's "
+        'approval. Default {"EUR": 500000} = 5,000.00 EUR.',
+    )
+    # --- end issue 13 ---
     updated_at = models.DateTimeField(auto_now=True)
 
     AMOUNT_MAPS = (
@@ -147,6 +218,9 @@ class TenantPolicy(models.Model):
         "withdrawal_min_amounts",
         "withdrawal_max_amounts",
         "auto_approve_thresholds",
+        "aml_cdd_thresholds",
+        "affordability_thresholds",
+        "maker_checker_thresholds",
     )
 
     class Meta:
@@ -173,9 +247,89 @@ class TenantPolicy(models.Model):
                         f"{currency}: the maximum {maximum} is below the minimum "
                         f"{minimum}."
                     )
+        if self.aml_cdd_window_days == 0:
+            errors["aml_cdd_window_days"] = ["The window must be at least one day."]
         if self.withdrawal_velocity_window_seconds == 0:
             errors["withdrawal_velocity_window_seconds"] = [
                 "The window must be at least one second."
             ]
         if errors:
             raise ValidationError(errors)
+
+
+class TenantFeature(models.Model):
+    """A module switched on or off for one brand, and its kill switch.
+
+    ``enabled`` is the commercial decision (the brand has the module: off answers
+    403 FEATURE_DISABLED); ``killed`` is the emergency brake (the brand has it, but it
+    is stopped right now: 503 MODULE_TEMPORARILY_DISABLED). A brand without a row has
+    the feature's default (tenants/features.py)."""
+
+    class Feature(models.TextChoices):
+        CRM = "crm", "CRM (player 360, tags, notes, segments, campaigns, CRM API)"
+        AFFILIATES = "affiliates", "Affiliates"
+        ADYEN = "adyen", "Adyen payments"
+        STRIPE = "stripe", "Stripe payments"
+        WITHDRAWALS_AUTO_APPROVE = (
+            "withdrawals_auto_approve",
+            "Automatic approval of small withdrawals",
+        )
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="features"
+    )
+    feature = models.CharField(max_length=40, choices=Feature.choices)
+    enabled = models.BooleanField(
+        default=True, help_text="The brand has this module (off: 403 FEATURE_DISABLED)."
+    )
+    killed = models.BooleanField(
+        default=False,
+        help_text="Kill switch: stop the module now (503 MODULE_TEMPORARILY_DISABLED).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant_id", "feature"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "feature"], name="tenant_feature_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_feature_display()} for {self.tenant}"
+
+
+class ApiKey(models.Model):
+    """A back-office tool's credential for one brand. Only the SHA-256 of the secret is
+    stored; the raw key (``<prefix>.<secret>``) is shown once, when it is created."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["tenant", "-id"], name="api_key_tenant_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from audit.services import audit_record, model_snapshot
 from common.actors import Actor
+from tenants.features import tenant_features_init
 from tenants.models import Tenant, TenantDomain, TenantPolicy
 
 
@@ -28,6 +29,7 @@ def tenant_create(
         tenant.full_clean()
         tenant.save()
         TenantPolicy.objects.create(tenant=tenant)
+        tenant_features_init(tenant=tenant)
         for domain in domains:
             TenantDomain.objects.create(tenant=tenant, domain=domain)
         audit_record(

@@ -17,6 +17,7 @@ def pytest_collection_modifyitems(config, items):
 
     engine = settings.DATABASES["default"]["ENGINE"]
     on_postgres = "postgresql" in engine
+    _replica_tests_skip_unless_configured(settings, items)
     if REQUIRE_POSTGRES and not on_postgres:
         raise pytest.UsageError(
             "REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL "
@@ -70,3 +71,37 @@ def clock():
     policy_clock.freeze()
     yield policy_clock
     policy_clock.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _operator_2fa_optional(settings):
+    """Admin tests sign operators in with ``force_login`` (no second factor). The
+    default of OPERATOR_2FA_REQUIRED follows DEBUG, so pin it off here; the 2FA tests
+    turn it on themselves (tests/admin/test_operator_auth.py)."""
+    settings.OPERATOR_2FA_REQUIRED = False
+
+
+# --- issue 12: the read replica ---------------------------------------------------
+REQUIRE_REPLICA = os.environ.get("REQUIRE_REPLICA", "").lower() in ("1", "true", "yes")
+
+
+def _replica_tests_skip_unless_configured(settings, items) -> None:
+    """``@pytest.mark.replica`` tests need DATABASE_REPLICA_URL: skipped with a reason
+    without it, mandatory with REQUIRE_REPLICA=1 (CI)."""
+    if "replica" in settings.DATABASES:
+        return
+    if REQUIRE_REPLICA:
+        raise pytest.UsageError("REQUIRE_REPLICA=1 but DATABASE_REPLICA_URL is not set")
+    skip = pytest.mark.skip(
+        reason="needs a streaming replica: set DATABASE_REPLICA_URL"
+    )
+    for item in items:
+        if "replica" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _report_reads_on_the_primary_unless_replica_test(request, settings):
+    """A test's data lives in its uncommitted transaction, which a replica cannot
+    see: report reads use the primary, except in ``@pytest.mark.replica`` tests."""
+    settings.REPLICA_READS = "replica" in request.keywords

@@ -71,7 +71,10 @@ def token_for(player: Player) -> str:
 def fund(
     player: Player, amount_minor: int, currency: str = "EUR", provider: str = "stripe"
 ):
-    """Credit a player as a completed PSP deposit would."""
+    """Credit a player as a completed PSP deposit would, without its deposit record
+    (fast, for tests about balances). ``reconcile`` reports such a credit
+    (DEPOSIT_CREDIT_WITHOUT_DEPOSIT): a test that reconciles funds players with
+    ``tests.payments.factories.completed_deposit``."""
     return wallet_services.player_credit(
         player=player,
         currency=currency,

@@ -5,12 +5,12 @@ superuser. A correction is a reversing transaction, made through
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
 from common.actors import Actor
-from common.currency import to_major
+from common.currency import format_money_html
+from common.dberrors import atomic_action
 from common.errors import ApplicationError
 from tenants.admin import (
     CurrencyFilter,
@@ -20,14 +20,8 @@ from tenants.admin import (
     reason_action,
 )
 from wallet.models import Account, Entry, Hold, JournalTransaction
-from wallet.selectors import account_balance
+from wallet.selectors import account_balance, accounts_with_derived_balance
 from wallet.services import transaction_reverse
-
-
-def money(amount_minor: int | None, currency: str) -> str:
-    if amount_minor is None:
-        return "—"
-    return f"{to_major(amount_minor, currency)} {currency}"
 
 
 class PlayerIdLookupMixin:
@@ -53,7 +47,12 @@ class AccountAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     search_fields = ["=id", "=player__id"]
     search_help_text = "An account id or a player id."
     raw_id_fields = ["player"]
+    exclude = ["balance_minor"]  # shown as "Balance", in major units
     readonly_fields = ["balance"]
+
+    def get_queryset(self, request):
+        # System balances in the same query as the rows: checkpoint + entries since.
+        return accounts_with_derived_balance(super().get_queryset(request))
 
     def get_search_results(self, request, queryset, search_term):
         if search_term.strip() and not search_term.strip().isdigit():
@@ -71,7 +70,7 @@ class AccountAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     def balance(self, obj: Account) -> str:
         # Player accounts: the cached balance. System accounts: derived from their
         # entries (never cached, so postings never lock them).
-        return money(account_balance(account=obj), obj.currency)
+        return format_money_html(account_balance(account=obj), obj.currency)
 
 
 class EntryInline(admin.TabularInline):
@@ -86,11 +85,11 @@ class EntryInline(admin.TabularInline):
 
     @admin.display(description="Amount")
     def amount(self, obj: Entry) -> str:
-        return money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="Balance after")
     def balance_after(self, obj: Entry) -> str:
-        return money(obj.balance_after_minor, obj.currency)
+        return format_money_html(obj.balance_after_minor, obj.currency)
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser or is_operator(request.user)
@@ -133,7 +132,7 @@ class JournalTransactionAdmin(TenantScopedAdmin):
 
         def apply(txn: JournalTransaction, reason: str) -> None:
             try:
-                with transaction.atomic(durable=True):
+                with atomic_action():
                     result = transaction_reverse(
                         transaction_id=txn.pk,
                         tenant_id=txn.tenant_id,
@@ -183,6 +182,8 @@ class EntryAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     search_fields = ["=transaction__id", "=account__id"]
     search_help_text = "A transaction id or an account id."
     raw_id_fields = ["transaction", "account"]
+    exclude = ["amount_minor", "balance_after_minor"]  # shown in major units below
+    readonly_fields = ["amount", "balance_after"]
 
     def get_search_results(self, request, queryset, search_term):
         if search_term.strip() and not search_term.strip().isdigit():
@@ -202,11 +203,11 @@ class EntryAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
 
     @admin.display(description="Amount")
     def amount(self, obj: Entry) -> str:
-        return money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
     @admin.display(description="Balance after")
     def balance_after(self, obj: Entry) -> str:
-        return money(obj.balance_after_minor, obj.currency)
+        return format_money_html(obj.balance_after_minor, obj.currency)
 
 
 @admin.register(Hold)
@@ -226,12 +227,13 @@ class HoldAdmin(PlayerIdLookupMixin, TenantScopedAdmin):
     list_select_related = ["tenant", "player"]
     search_fields = ["=id", "=player__id", "=reference"]
     raw_id_fields = ["player", "place_transaction", "resolve_transaction"]
+    exclude = ["amount_minor"]  # shown as "Amount", in major units
+    readonly_fields = ["amount"]
 
     @admin.display(description="Amount")
     def amount(self, obj: Hold) -> str:
-        return money(obj.amount_minor, obj.currency)
+        return format_money_html(obj.amount_minor, obj.currency)
 
 
-# The player admin shows the player's money, so it lives with the ledger (casino may
-# not import wallet); importing it here registers it when the admin autodiscovers.
-from wallet import admin_players  # noqa: E402, F401
+# The findings admin registers with the ledger's admins.
+from wallet import admin_findings  # noqa: E402, F401

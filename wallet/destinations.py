@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from common.crypto import encrypt_json
+from common.text import has_control_characters
 from wallet.exceptions import InvalidPayoutDestination
 
 _IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
@@ -39,10 +40,16 @@ def destination_normalize(destination: Mapping[str, Any]) -> dict[str, str]:
             "The IBAN is not valid.", details={"fields": {"iban": ["invalid"]}}
         )
     holder = str(destination.get("holder_name", "")).strip()
-    if not holder or len(holder) > 140:
+    if not holder or len(holder) > 140 or has_control_characters(holder):
         raise InvalidPayoutDestination(
             "The account holder's name is required.",
-            details={"fields": {"holder_name": ["required, at most 140 characters"]}},
+            details={
+                "fields": {
+                    "holder_name": [
+                        "required, at most 140 characters, no control characters"
+                    ]
+                }
+            },
         )
     return {"type": "iban", "iban": iban, "holder_name": holder}
 

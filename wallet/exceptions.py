@@ -1,3 +1,4 @@
+from common.dberrors import constraint_error_register
 from common.errors import ApplicationError
 
 
@@ -17,6 +18,16 @@ class LedgerAccountMismatch(ApplicationError):
     code = "LEDGER_ACCOUNT_MISMATCH"
     http_status = 500
     default_message = "An entry's account belongs to another tenant or currency."
+
+
+class LedgerTransactionMismatch(ApplicationError):
+    code = "LEDGER_TRANSACTION_MISMATCH"
+    http_status = 500
+    default_message = "An entry names a journal transaction of another tenant."
+
+
+# The database's own guard behind the posting functions' check (wallet/sql.py).
+constraint_error_register("account_player_balance_non_negative", InsufficientFunds)
 
 
 class TransactionNotReversible(ApplicationError):
@@ -104,3 +115,53 @@ class DepositNotFound(ApplicationError):
     code = "DEPOSIT_NOT_FOUND"
     http_status = 404
     default_message = "No such deposit for this player and brand."
+
+
+# --- issue 13: player deposit limits and maker-checker (docs/compliance.md) -------------
+
+
+class PlayerDepositLimitExceeded(ApplicationError):
+    code = "PLAYER_DEPOSIT_LIMIT_EXCEEDED"
+    http_status = 422
+    default_message = "This deposit would go over a deposit limit you set."
+
+
+class DepositLimitCoolingOff(_RetryAfterMixin, ApplicationError):
+    code = "DEPOSIT_LIMIT_COOLING_OFF"
+    http_status = 409
+    default_message = (
+        "A higher deposit limit or its removal can be confirmed only after the "
+        "24-hour cooling-off period."
+    )
+
+
+class DepositLimitNoPendingChange(ApplicationError):
+    code = "DEPOSIT_LIMIT_NO_PENDING_CHANGE"
+    http_status = 409
+    default_message = "There is no pending deposit limit change to confirm."
+
+
+class WithdrawalCancelNotAllowed(ApplicationError):
+    code = "WITHDRAWAL_CANCEL_NOT_ALLOWED"
+    http_status = 403
+    default_message = (
+        "This brand does not let players cancel a withdrawal; contact support."
+    )
+
+
+class WithdrawalSecondApproverRequired(ApplicationError):
+    code = "WITHDRAWAL_SECOND_APPROVER_REQUIRED"
+    http_status = 409
+    default_message = (
+        "This withdrawal needs a second approval by another operator than the one "
+        "who approved it first."
+    )
+
+
+# --- reconciliation findings (issue 12) --------------------------------------------------
+
+
+class FindingReasonRequired(ApplicationError):
+    code = "FINDING_REASON_REQUIRED"
+    http_status = 400
+    default_message = "Resolving or dismissing a finding needs a reason."

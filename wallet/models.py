@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from common.currency import format_money
+
 PLAYER_KINDS = ("player_available", "player_held")
 
 
@@ -26,7 +28,10 @@ class Account(models.Model):
         ADJUSTMENTS = "adjustments", "Operator adjustments"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # account_tenant_id (tenant, id) serves every lookup by tenant
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     currency = models.CharField(max_length=3)
@@ -46,6 +51,12 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(fields=["tenant", "id"], name="account_tenant_id"),
+            # The admin's kind filter (e.g. a brand's system accounts among its
+            # players' hundreds of thousands).
+            models.Index(fields=["tenant", "kind", "id"], name="account_tenant_kind"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind__in=PLAYER_KINDS) | Q(balance_minor__gte=0),
@@ -108,6 +119,7 @@ class JournalTransaction(models.Model):
         CHARGEBACK_REVERSAL = "chargeback_reversal", "Chargeback reversed"
         TRANSFER = "transfer", "Internal transfer"
         REVERSAL = "reversal", "Reversal"
+        PSP_FEE = "psp_fee", "PSP fee"
 
     class ActorType(models.TextChoices):
         USER = "user", "Operator / staff"
@@ -175,6 +187,9 @@ class JournalTransaction(models.Model):
             models.Index(
                 fields=["tenant", "kind", "-id"], name="journal_txn_tenant_kind"
             ),
+            # One brand's transactions newest first (the admin changelist) without
+            # sorting them all: (tenant, kind, -id) cannot give -id order across kinds.
+            models.Index(fields=["tenant", "-id"], name="journal_txn_tenant_recent"),
             # A plain btree for equality lookups by reference (db_index=True on a
             # CharField would add a second, pattern-ops index to every posting).
             models.Index(fields=["reference"], name="journal_txn_reference"),
@@ -213,6 +228,7 @@ class Entry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # entry_tenant_recent (tenant, -id) serves it and the admin
     )
     transaction = models.ForeignKey(
         JournalTransaction,
@@ -252,7 +268,11 @@ class Entry(models.Model):
                 condition=~Q(amount_minor=0), name="entry_amount_non_zero"
             ),
         ]
-        indexes = [models.Index(fields=["account", "-id"], name="entry_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="entry_account_recent"),
+            # The changelist of one brand's entries, newest first, without a sort.
+            models.Index(fields=["tenant", "-id"], name="entry_tenant_recent"),
+        ]
         # The zero-sum check per transaction and currency is a deferred constraint
         # trigger installed by migration 0005 (wallet/sql.py explains why it is not
         # declared here through pgtrigger).
@@ -263,7 +283,8 @@ class Entry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount_minor:+d} {self.currency} on account {self.account_id}"
+        sign = "+" if self.amount_minor > 0 else ""
+        return f"{sign}{format_money(self.amount_minor, self.currency)} on account {self.account_id}"
 
 
 class Hold(models.Model):
@@ -276,7 +297,10 @@ class Hold(models.Model):
         VOIDED = "voided", "Voided"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="holds"
@@ -313,11 +337,14 @@ class Hold(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "player", "state"], name="hold_player_state")
+            models.Index(fields=["tenant", "-id"], name="hold_tenant_recent"),
+            models.Index(
+                fields=["tenant", "player", "state"], name="hold_player_state"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Hold #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+        return f"Hold #{self.pk} {format_money(self.amount_minor, self.currency)} ({self.state})"
 
 
 class Withdrawal(models.Model):
@@ -335,9 +362,13 @@ class Withdrawal(models.Model):
         PAYOUT_PENDING = "payout_pending", "Payout pending"
         PAID = "paid", "Paid"
         PAYOUT_FAILED = "payout_failed", "Payout failed"
+        RETURNED = "returned", "Paid, then returned to the player"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="withdrawals"
@@ -371,6 +402,15 @@ class Withdrawal(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    # Issue 13, maker-checker: the first of two operators above the tenant's amount.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
     # Set from the policy clock (common.clock), so windows are testable.
     requested_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -387,16 +427,23 @@ class Withdrawal(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["tenant", "-id"], name="withdrawal_tenant_recent"),
             models.Index(fields=["tenant", "state", "-id"], name="withdrawal_queue"),
             models.Index(
                 fields=["player", "currency", "requested_at"],
                 name="withdrawal_player_window",
             ),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-requested_at", "-id"],
+                name="withdrawal_player_timeline",
+            ),
         ]
 
     def __str__(self) -> str:
         return (
-            f"Withdrawal #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+            f"Withdrawal #{self.pk} {format_money(self.amount_minor, self.currency)} "
+            f"({self.state})"
         )
 
 
@@ -422,6 +469,11 @@ class PayoutAttempt(models.Model):
     withdrawal = models.ForeignKey(
         Withdrawal, on_delete=models.PROTECT, related_name="attempts"
     )
+    request_key = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The Idempotency-Key of the retry request that made this attempt.",
+    )
     number = models.PositiveIntegerField(help_text="1 for the first payout.")
     provider = models.CharField(max_length=32)
     state = models.CharField(
@@ -439,6 +491,14 @@ class PayoutAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["withdrawal", "number"], name="payout_attempt_number_unique"
+            )
+        ]
+        # The admin index counts payouts whose outcome is unknown (rare rows).
+        indexes = [
+            models.Index(
+                fields=["tenant"],
+                condition=Q(state="unknown"),
+                name="payout_attempt_unknown",
             )
         ]
 
@@ -466,7 +526,10 @@ class Deposit(models.Model):
         EXPIRED = "expired", "Expired"
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, -id) below serves every lookup by tenant
     )
     player = models.ForeignKey(
         "casino.Player", on_delete=models.PROTECT, related_name="deposits"
@@ -518,12 +581,31 @@ class Deposit(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["tenant", "-id"], name="deposit_tenant_recent"),
+            # The finance dashboard's daily deposits of a brand: completed ones only,
+            # with what the sums need, so a month of a busy brand is an index-only
+            # scan instead of a heap fetch per deposit.
+            models.Index(
+                fields=["tenant", "completed_at", "currency", "amount_minor"],
+                condition=Q(state="completed"),
+                name="deposit_tenant_completed",
+            ),
             models.Index(fields=["tenant", "player", "-id"], name="deposit_player"),
             models.Index(fields=["tenant", "state"], name="deposit_tenant_state"),
+            # The player's timeline (crm/timeline.py) pages through this.
+            models.Index(
+                fields=["player", "-created_at", "-id"], name="deposit_player_timeline"
+            ),
+            # The admin index's "flagged deposits" reads only flagged rows.
+            models.Index(
+                fields=["tenant", "-id"],
+                condition=Q(needs_review=True),
+                name="deposit_needs_review",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Deposit #{self.pk} {self.amount_minor} {self.currency} ({self.state})"
+        return f"Deposit #{self.pk} {format_money(self.amount_minor, self.currency)} ({self.state})"
 
     @property
     def is_final(self) -> bool:
@@ -532,3 +614,201 @@ class Deposit(models.Model):
             self.State.FAILED,
             self.State.EXPIRED,
         )
+
+
+class PlayerDepositLimit(models.Model):
+    """A deposit limit the player set on themselves (issue 13, UKGC RTS 12).
+
+    ``amount_minor`` is the limit in force. A lower amount replaces it at once; a
+    higher one or a removal waits in ``pending_*`` until the cooling-off has passed
+    (``pending_available_at``) and the player confirms it again. Operators read these
+    rows and never write them."""
+
+    class Period(models.TextChoices):
+        DAY = "day", "Daily"
+        WEEK = "week", "Weekly"
+        MONTH = "month", "Monthly"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="deposit_limits"
+    )
+    currency = models.CharField(max_length=3)
+    period = models.CharField(max_length=8, choices=Period.choices)
+    amount_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="The limit in force; empty = none."
+    )
+    pending_amount_minor = models.BigIntegerField(null=True, blank=True)
+    pending_removal = models.BooleanField(default=False)
+    pending_requested_at = models.DateTimeField(null=True, blank=True)
+    pending_available_at = models.DateTimeField(
+        null=True, blank=True, help_text="Cooling-off end: confirmable from then."
+    )
+    updated_at = models.DateTimeField(help_text="From the policy clock.")
+
+    class Meta:
+        ordering = ["currency", "period"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "currency", "period"],
+                name="player_deposit_limit_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__isnull=True) | Q(amount_minor__gte=0),
+                name="player_deposit_limit_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_period_display()} {self.currency} limit of {self.player_id}"
+
+    @property
+    def has_pending_change(self) -> bool:
+        return self.pending_available_at is not None
+
+
+class PlayerRiskFlag(models.Model):
+    """An open AML or affordability concern about a player (issue 13). While any
+    flag is open every withdrawal of the player waits for an operator; an operator
+    clears it with a reason once the checks are done."""
+
+    class Kind(models.TextChoices):
+        DUE_DILIGENCE = "due_diligence", "Customer due diligence threshold"
+        AFFORDABILITY = "affordability", "Affordability check"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    player = models.ForeignKey(
+        "casino.Player", on_delete=models.PROTECT, related_name="risk_flags"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField(help_text="From the policy clock.")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    clear_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            # One open flag per kind and currency: concurrent raisers cannot double it.
+            models.UniqueConstraint(
+                fields=["player", "kind", "currency"],
+                condition=Q(cleared_at__isnull=True),
+                name="player_risk_flag_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "cleared_at", "-raised_at"], name="risk_flag_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.currency}) on player {self.player_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
+
+
+class AccountCheckpoint(models.Model):
+    """A system account's balance up to and including entry ``upto_entry_id``.
+
+    System accounts are never locked nor cached (so deposits of a brand never queue
+    on them); summing all their entries on every read is a scan that grows for ever.
+    A checkpoint, taken periodically by ``checkpoint_system_balances`` for entries
+    old enough to be final, turns the read into the latest checkpoint plus the
+    entries after it (an index range on ``entry_account_recent``)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="checkpoints"
+    )
+    upto_entry_id = models.BigIntegerField()
+    balance_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-upto_entry_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "upto_entry_id"], name="checkpoint_account_upto"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} = {self.balance_minor} at entry {self.upto_entry_id}"
+
+
+class Finding(models.Model):
+    """One discrepancy found by a reconciliation (``reconcile``, ``reconcile_payouts``,
+    ``expire_stale_deposits``, ``reconcile_psp``). A finding is identified by its
+    tenant, code and object: when a later run finds it again it is the same row
+    (``last_seen_at`` and ``times_seen`` move), never a new one. An operator resolves
+    or dismisses it with a reason (audited)."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    source = models.CharField(max_length=64, help_text="The command that found it.")
+    object_type = models.CharField(max_length=64)
+    object_ref = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    times_seen = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolution_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "code", "object_type", "object_ref"],
+                name="finding_identity",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "status", "severity", "-id"], name="finding_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.object_type} {self.object_ref} ({self.status})"

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from casino.models import Player
+from common.currency import format_money
 from wallet.exceptions import DepositNotFound
 from wallet.models import (
     PLAYER_KINDS,
     Account,
+    AccountCheckpoint,
     Deposit,
     Entry,
+    Finding,
     Hold,
     JournalTransaction,
     PayoutAttempt,
@@ -75,17 +78,66 @@ def player_entry_list(
 
 
 def account_balance(*, account: Account) -> int:
-    """A system account's balance is the sum of its entries (never cached, never locked)."""
+    """A player account's cached balance; a system account's derived one (never
+    cached, never locked): its latest checkpoint plus the entries after it."""
     if account.is_player_account:
         return account.balance_minor
-    return account.entries.aggregate(total=Sum("amount_minor"))["total"] or 0
+    annotated = getattr(account, "derived_balance", None)
+    if annotated is not None:
+        return annotated
+    return (
+        accounts_with_derived_balance(Account.objects.filter(pk=account.pk))
+        .values_list("derived_balance", flat=True)
+        .get()
+    )
+
+
+def accounts_with_derived_balance(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts`` annotated with ``derived_balance``: the latest checkpoint's
+    balance plus the sum of the entries after it (an index range on
+    ``entry_account_recent``), in the same query as the accounts. Player accounts
+    get the same figure, which equals their cached balance."""
+    latest = AccountCheckpoint.objects.filter(account=OuterRef("pk")).order_by(
+        "-upto_entry_id"
+    )
+    since = (
+        Entry.objects.filter(account=OuterRef("pk"), id__gt=OuterRef("checkpoint_upto"))
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    return accounts.annotate(
+        checkpoint_upto=Coalesce(Subquery(latest.values("upto_entry_id")[:1]), 0),
+        checkpoint_balance=Coalesce(Subquery(latest.values("balance_minor")[:1]), 0),
+    ).annotate(derived_balance=F("checkpoint_balance") + Coalesce(Subquery(since), 0))
 
 
 def system_account_list_with_balances(*, tenant_id: int) -> list[tuple[Account, int]]:
-    accounts = Account.objects.filter(
-        tenant_id=tenant_id, player__isnull=True
-    ).annotate(derived=Sum("entries__amount_minor"))
-    return [(account, account.derived or 0) for account in accounts]
+    accounts = accounts_with_derived_balance(
+        Account.objects.filter(tenant_id=tenant_id, player__isnull=True)
+    )
+    return [(account, account.derived_balance) for account in accounts]
+
+
+def finding_open_counts(*, tenant_id: int | None = None) -> dict[str, int]:
+    """Open findings per severity (every severity present, zero when none)."""
+    queryset = Finding.objects.filter(status=Finding.Status.OPEN)
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    counts = dict.fromkeys(Finding.Severity.values, 0)
+    for row in queryset.values("severity").annotate(n=Count("id")).order_by():
+        counts[row["severity"]] = row["n"]
+    return counts
+
+
+def finding_critical_open_exists(*, tenant_id: int | None = None) -> bool:
+    queryset = Finding.objects.filter(
+        status=Finding.Status.OPEN, severity=Finding.Severity.CRITICAL
+    )
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    return queryset.exists()
 
 
 def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
@@ -103,7 +155,8 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         .exclude(total=0)
     )
     problems += [
-        f"transaction {row['transaction_id']} sums to {row['total']} {row['currency']}"
+        f"transaction {row['transaction_id']} sums to "
+        f"{format_money(row['total'], row['currency'])}"
         for row in unbalanced
     ]
     empty = JournalTransaction.objects.filter(scope).filter(entries__isnull=True)
@@ -136,16 +189,30 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
         derived=Coalesce(Sum("entries__amount_minor"), 0)
     )
     problems += [
-        f"account {pk} caches {balance} but its entries sum to {derived}"
-        for pk, balance, derived in players.exclude(
+        f"account {pk} caches {format_money(balance, currency)} but its entries "
+        f"sum to {format_money(derived, currency)}"
+        for pk, balance, derived, currency in players.exclude(
             balance_minor=F("derived")
-        ).values_list("pk", "balance_minor", "derived")
+        ).values_list("pk", "balance_minor", "derived", "currency")
     ]
+    for checkpoint in AccountCheckpoint.objects.filter(scope).order_by("id"):
+        summed = (
+            Entry.objects.filter(
+                account_id=checkpoint.account_id, id__lte=checkpoint.upto_entry_id
+            ).aggregate(total=Sum("amount_minor"))["total"]
+            or 0
+        )
+        if summed != checkpoint.balance_minor:
+            problems.append(
+                f"checkpoint {checkpoint.pk} of account {checkpoint.account_id} says "
+                f"{checkpoint.balance_minor} up to entry {checkpoint.upto_entry_id} "
+                f"but those entries sum to {summed}"
+            )
     problems += [
-        f"account {pk} is negative ({balance})"
-        for pk, balance in Account.objects.filter(
+        f"account {pk} is negative ({format_money(balance, currency)})"
+        for pk, balance, currency in Account.objects.filter(
             scope, kind__in=PLAYER_KINDS, balance_minor__lt=0
-        ).values_list("pk", "balance_minor")
+        ).values_list("pk", "balance_minor", "currency")
     ]
 
     pending = {
@@ -163,8 +230,9 @@ def ledger_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in set(pending) | set(held):
         if pending.get(key, 0) != held.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but pending holds "
-                f"{pending.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but pending holds "
+                f"{format_money(pending.get(key, 0), key[1])}"
             )
     return problems
 
@@ -293,7 +361,13 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
       funds (requested, approved, payout_pending, payout_failed), per currency, and
       each such withdrawal's hold is pending;
     - no withdrawal is ``paid`` without a posted hold, and none is rejected or
-      canceled with its hold not voided.
+      canceled with its hold not voided;
+    - ``DEPOSIT_CREDIT_WITHOUT_DEPOSIT``: every posting of kind ``deposit`` names a
+      deposit (reference ``deposit:<id>``): money credited as a deposit with no
+      deposit record behind it (a script, a seed, a manual posting) is reported;
+    - ``PAYOUT_WITHOUT_WITHDRAWAL``: every payout posting (kind
+      ``withdrawal_post``, or any posting that moves money into a
+      ``withdrawals_in_flight`` account) is the posting of a withdrawal's hold.
     """
     scope = Q() if tenant_id is None else Q(tenant_id=tenant_id)
     problems: list[str] = []
@@ -334,8 +408,9 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             for txn, credited in postings:
                 if credited != amount:
                     problems.append(
-                        f"deposit {pk} is {amount} {currency} but its credit "
-                        f"transaction {txn} credited {credited}"
+                        f"deposit {pk} is {format_money(amount, currency)} but its "
+                        f"credit transaction {txn} credited "
+                        f"{format_money(credited, currency)}"
                     )
         elif postings:
             problems.append(
@@ -349,11 +424,13 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
             posted = sum(value for _, value in booked)
             if posted != total:
                 problems.append(
-                    f"deposit {pk} records {total} {currency} {label} but its "
-                    f"postings total {posted}"
+                    f"deposit {pk} records {format_money(total, currency)} {label} "
+                    f"but its postings total {format_money(posted, currency)}"
                 )
     for pk in sorted(set(credits) - known):
         problems.append(f"credit postings reference deposit {pk}, which does not exist")
+    problems += _deposit_credits_without_deposit(scope=scope)
+    problems += _payouts_without_withdrawal(scope=scope)
 
     withdrawals = (
         Withdrawal.objects.filter(scope)
@@ -394,10 +471,64 @@ def payments_invariants_check(*, tenant_id: int | None = None) -> list[str]:
     for key in sorted(set(held) | set(holding)):
         if held.get(key, 0) != holding.get(key, 0):
             problems.append(
-                f"player {key[0]} {key[1]}: held {held.get(key, 0)} but withdrawals "
-                f"awaiting payout hold {holding.get(key, 0)}"
+                f"player {key[0]} {key[1]}: held "
+                f"{format_money(held.get(key, 0), key[1])} but withdrawals awaiting "
+                f"payout hold {format_money(holding.get(key, 0), key[1])}"
             )
     return problems
+
+
+def _with_amount(queryset: QuerySet) -> QuerySet:
+    """Each transaction's positive side and its currency, for a readable line."""
+    return queryset.annotate(
+        amount=Coalesce(
+            Sum("entries__amount_minor", filter=Q(entries__amount_minor__gt=0)), 0
+        ),
+        money_currency=Min("entries__currency"),
+    ).order_by("pk")
+
+
+def _deposit_credits_without_deposit(*, scope: Q) -> list[str]:
+    """Deposit-kind postings whose reference names no deposit (``deposit:<id>`` with
+    an id that does not exist is reported with the deposits above)."""
+    orphans = _with_amount(
+        JournalTransaction.objects.filter(
+            scope, kind=JournalTransaction.Kind.DEPOSIT
+        ).exclude(reference__regex=rf"^{_DEPOSIT_REFERENCE}[0-9]+$")
+    )
+    return [
+        f"DEPOSIT_CREDIT_WITHOUT_DEPOSIT transaction {pk} credits "
+        f"{format_money(amount, currency)} as a deposit (reference {reference!r}) "
+        "but names no deposit record"
+        for pk, reference, amount, currency in orphans.values_list(
+            "pk", "reference", "amount", "money_currency"
+        )
+    ]
+
+
+def _payouts_without_withdrawal(*, scope: Q) -> list[str]:
+    """Postings that pay money out (kind ``withdrawal_post``, or into withdrawals in
+    flight) and are not the posting of a withdrawal's hold."""
+    into_flight = Entry.objects.filter(
+        transaction=OuterRef("pk"),
+        account__kind=Account.Kind.WITHDRAWALS_IN_FLIGHT,
+        amount_minor__gt=0,
+    )
+    of_a_withdrawal = Withdrawal.objects.filter(
+        hold__resolve_transaction=OuterRef("pk")
+    )
+    orphans = _with_amount(
+        JournalTransaction.objects.filter(scope)
+        .filter(Q(kind=JournalTransaction.Kind.WITHDRAWAL_POST) | Exists(into_flight))
+        .exclude(Exists(of_a_withdrawal))
+    )
+    return [
+        f"PAYOUT_WITHOUT_WITHDRAWAL transaction {pk} ({kind}) pays out "
+        f"{format_money(amount, currency)} but is no withdrawal's payout"
+        for pk, kind, amount, currency in orphans.values_list(
+            "pk", "kind", "amount", "money_currency"
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,8 +548,8 @@ def system_balance_list(*, tenant_id: int | None = None) -> list[SystemBalance]:
     if tenant_id is not None:
         accounts = accounts.filter(tenant_id=tenant_id)
     rows = (
-        accounts.annotate(derived=Coalesce(Sum("entries__amount_minor"), 0))
-        .values_list("tenant__slug", "kind", "provider", "currency", "derived")
+        accounts_with_derived_balance(accounts)
+        .values_list("tenant__slug", "kind", "provider", "currency", "derived_balance")
         .order_by("tenant__slug", "kind", "provider", "currency")
     )
     return [SystemBalance(*row) for row in rows]

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from payments.events import WebhookEvent
+
 
 @dataclass(frozen=True, slots=True)
 class CheckoutRequest:
@@ -32,22 +34,6 @@ class CheckoutSession:
     provider_reference: str  # e.g. Stripe Checkout Session id
     redirect_url: str
     expires_at: int | None = None  # unix seconds
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    """A verified, parsed PSP notification (one item for Adyen batches)."""
-
-    provider: str
-    event_id: str  # unique per provider; the inbox dedupes on it
-    event_type: str
-    occurred_at: int | None
-    payload: Mapping[str, Any]
-    object_reference: str = ""  # the PSP object the event is about
-    merchant_reference: str = ""  # our reference (e.g. "deposit:42")
-    amount_minor: int | None = None
-    currency: str | None = None
-    success: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +57,7 @@ class PayoutResult:
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
     deposit_id: int
+    refund_id: int
     provider_reference: str
     amount_minor: int
     currency: str
@@ -86,16 +73,23 @@ class RefundResult:
 @dataclass(frozen=True, slots=True)
 class PaymentStatus:
     provider_reference: str
-    status: str
+    status: str  # the PSP's own words, for people
     amount_minor: int | None = None
     currency: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # The checkout's state in our words: "paid", "expired", "open" (the player may
+    # still pay, or an asynchronous payment is on its way) or "unknown".
+    outcome: str = "unknown"
 
 
 class PaymentProvider(abc.ABC):
     """Built per tenant from its PSPConfig; stateless between calls."""
 
     name: str
+    # True when an operator, not the PSP, says how a payout ended (a bank transfer
+    # marked paid or failed by hand). For the others an open payout is settled
+    # only by asking the PSP (``fetch_payout_status``), never by a guess.
+    operator_settles_payouts: bool = False
 
     @abc.abstractmethod
     def create_deposit_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...
@@ -111,6 +105,15 @@ class PaymentProvider(abc.ABC):
         """Parse a stored delivery whose signature was verified when it arrived (for
         reprocessing, when the signed timestamp is long past its tolerance)."""
         raise NotImplementedError
+
+    def verify_stored_webhook(self, *, body: bytes) -> list[WebhookEvent]:
+        """Verify again, from the stored body alone, an item that was refused when it
+        arrived (Adyen signs each item inside the body; after an operator fixed the
+        key, the item can be reprocessed). Providers whose signature lives only in
+        the request headers with a time limit (Stripe) cannot."""
+        from payments.exceptions import WebhookNotReprocessable
+
+        raise WebhookNotReprocessable(details={"reason": "signature not in the body"})
 
     @abc.abstractmethod
     def send_payout(self, request: PayoutRequest) -> PayoutResult: ...

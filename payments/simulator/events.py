@@ -79,6 +79,20 @@ def dispute(deposit: Deposit, *, amount_minor: int) -> dict:
     }
 
 
+def refund(deposit: Deposit, *, amount_minor: int, status: str = "succeeded") -> dict:
+    """A Refund object as ``charge.refund.updated`` carries it."""
+    return {
+        "id": f"re_sim_{deposit.pk}_{secrets.token_hex(4)}",
+        "object": "refund",
+        "amount": to_stripe_amount(amount_minor, deposit.currency),
+        "charge": f"ch_sim_{deposit.pk}",
+        "currency": deposit.currency.lower(),
+        "payment_intent": _payment_intent(deposit),
+        "metadata": {"deposit_id": str(deposit.pk)},
+        "status": status,
+    }
+
+
 def event_for(
     deposit: Deposit, event_type: str, *, amount_minor: int | None = None
 ) -> dict[str, Any]:
@@ -100,7 +114,12 @@ def event_for(
             deposit, status="expired", payment_status="unpaid"
         ),
         "charge.refunded": lambda: charge(deposit, amount_refunded=amount),
+        "charge.refund.updated": lambda: refund(deposit, amount_minor=amount),
         "charge.dispute.created": lambda: dispute(deposit, amount_minor=amount),
+        "charge.dispute.closed": lambda: {
+            **dispute(deposit, amount_minor=amount),
+            "status": "won",
+        },
     }
     obj = objects[event_type]()
     if event_type.startswith("checkout.session.") and amount_minor is not None:

@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.currency import to_major
+from common.currency import format_money
 from common.errors import NotFound, ValidationFailed
 from payments.models import PSPConfig
 from payments.providers.stripe.mapping import SUPPORTED_EVENTS
@@ -57,7 +57,7 @@ class SimulatedCheckoutView(View):
             "payments/simulator_checkout.html",
             {
                 "deposit": deposit,
-                "amount": to_major(deposit.amount_minor, deposit.currency),
+                "amount": format_money(deposit.amount_minor, deposit.currency),
                 "token": token,
                 "session_id": session_id,
             },

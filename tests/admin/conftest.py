@@ -1,6 +1,7 @@
 """Two brands with a row of every admin-registered model each, built through the
 services, and clients for an operator of each brand and a superuser."""
 
+import io
 from dataclasses import dataclass
 
 import pytest
@@ -11,13 +12,18 @@ from audit.services import audit_record
 from casino.models import Player
 from casino.services import player_set_status
 from common.actors import Actor
+from reconciliation.settlement.importing import settlement_import
 from tenants.models import Tenant
 from tests.adyen.factories import adyen_rows
+from tests.compliance.helpers import compliance_rows
+from tests.crm.factories import crm_rows
 from tests.factories import OperatorFactory, PlayerFactory, TenantFactory, fund
 from tests.payments.factories import payment_rows
+from tests.reconciliation.factories import stripe_file, stripe_line
 from tests.withdrawals.factories import verified_player, withdrawal_requested
 from wallet import services as wallet
 from wallet.models import Hold
+from wallet.services import FindingSpec, finding_record
 
 SYSTEM = Actor.system("tests")
 
@@ -69,6 +75,26 @@ def _brand(slug: str) -> Brand:
     withdrawal_requested(payee, 500, key=f"{slug}:withdrawal")
     payment_rows(tenant, payee)
     adyen_rows(tenant, payee)
+    crm_rows(tenant, player, operator)
+    compliance_rows(tenant)
+    finding_record(
+        spec=FindingSpec(
+            tenant_id=tenant.pk,
+            code="missing_in_ledger",
+            severity="critical",
+            object_type="psp_row",
+            object_ref=f"{slug}:psp-ref",
+            details={},
+        ),
+        source="reconcile_psp",
+    )
+    settlement_import(
+        tenant_id=tenant.pk,
+        provider="stripe",
+        stream=io.BytesIO(stripe_file([stripe_line("transfer", gross=-100)])),
+        file_name=f"{slug}.csv",
+        actor=SYSTEM,
+    )
     client = Client()
     client.force_login(operator)
     return Brand(tenant, player, operator, client, hold)

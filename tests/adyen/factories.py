@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 from common.actors import Actor
+from payments.config.services import psp_config_save
 from payments.models import PSPConfig
 from payments.providers.adyen.config import AdyenConfig
 from payments.providers.adyen.webhooks import item_signature, payload_signature
-from payments.services import psp_config_save
 from tests.factories import TenantFactory
 
 # Adyen's published test vector (peers/README.md).
@@ -143,10 +144,10 @@ def adyen_rows(tenant, player):
     real services: for fixtures that need a row of every admin model."""
     from django.db import transaction
 
+    from payments.deposits.refunds import refund_request
     from payments.models import PaymentRoute
-    from payments.refunds import refund_request
-    from payments.services import webhook_receive
     from payments.simulator.adyen import basic_auth_header, notification_item
+    from payments.webhooks.services import webhook_receive
     from tests.payments.factories import pending_deposit
 
     config = adyen_psp_config(tenant=tenant, merchant_account=f"{tenant.slug}-merchant")
@@ -171,6 +172,7 @@ def adyen_rows(tenant, player):
             amount_minor=100,
             reason="fixture",
             actor=SYSTEM,
+            request_key=f"test-refund-{uuid.uuid4()}",
         )
     notify("CHARGEBACK")
     deposit.refresh_from_db()

@@ -1,5 +1,12 @@
-"""A local HTTP server that answers every Adyen call with one canned reply and keeps
-what it received (for error paths Prism cannot produce: 5xx, refusals)."""
+"""The one local HTTP server standing in for Adyen in tests (Checkout, Transfers).
+
+It answers each request by its path when a test put a reply in ``routes``
+(``"/transfers/TR-1" → (200, {...})``), else with the default reply
+(``status``/``body``), and keeps every request it received (method, path, headers,
+JSON body). Used for what Prism cannot produce (5xx, refusals, unreadable answers)
+and for runs that ask about several payment links and transfers."""
+
+from __future__ import annotations
 
 import json
 import threading
@@ -7,30 +14,36 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeAdyen:
-    """A local HTTP server answering every request with one canned reply."""
-
-    def __init__(self):
+    def __init__(self) -> None:
         self.status = 200
         self.body: dict = {}
+        # path → (HTTP status, JSON body); a path not listed gets the default reply.
+        self.routes: dict[str, tuple[int, dict]] = {}
         self.requests: list[dict] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
                 fake.requests.append(
                     {
+                        "method": self.command,
                         "path": self.path,
                         "headers": dict(self.headers),
-                        "json": json.loads(self.rfile.read(length) or b"{}"),
+                        "json": json.loads(raw or b"{}"),
                     }
                 )
-                payload = json.dumps(fake.body).encode()
-                self.send_response(fake.status)
+                status, body = fake.routes.get(self.path, (fake.status, fake.body))
+                payload = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            do_GET = _handle  # noqa: N815 (http.server names)
+            do_POST = _handle  # noqa: N815
 
             def log_message(self, *args):
                 pass
@@ -42,6 +55,10 @@ class FakeAdyen:
         )
         self.thread.start()
 
-    def close(self):
+    def asked(self) -> list[tuple[str, str]]:
+        """(method, path) of every request, in order."""
+        return [(request["method"], request["path"]) for request in self.requests]
+
+    def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -159,7 +159,12 @@ def test_operator_asks_for_a_partial_refund_from_the_admin(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/admin/payments/refund/add/",
-            {"deposit": deposit.pk, "amount": "12.50", "reason": "goodwill"},
+            {
+                "deposit": deposit.pk,
+                "amount": "12.50",
+                "reason": "goodwill",
+                "request_key": "form-1",
+            },
         )
     assert response.status_code == 302
     refund = Refund.objects.get()
@@ -170,6 +175,32 @@ def test_operator_asks_for_a_partial_refund_from_the_admin(
     )
 
 
+def test_submitting_the_refund_form_twice_refunds_once(
+    client, operator, adyen_config_model, fake_adyen, django_capture_on_commit_callbacks
+):
+    """Issue 8, defect 2: a double submit created two refunds and sent both."""
+    player = PlayerFactory(tenant=adyen_config_model.tenant)
+    deposit = _paid(client, adyen_config_model, player)
+    fake_adyen.status, fake_adyen.body = (
+        201,
+        {"pspReference": "RFADMIN1", "status": "received"},
+    )
+    client.force_login(operator)
+    form = {
+        "deposit": deposit.pk,
+        "amount": "12.50",
+        "reason": "goodwill",
+        "request_key": "form-shown-once",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post("/admin/payments/refund/add/", form)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = client.post("/admin/payments/refund/add/", form)
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert Refund.objects.count() == 1
+    assert len(fake_adyen.requests) == 1
+
+
 def test_admin_refuses_a_refund_above_what_is_left(
     client, operator, adyen_config_model, fake_adyen
 ):
@@ -178,7 +209,12 @@ def test_admin_refuses_a_refund_above_what_is_left(
     client.force_login(operator)
     response = client.post(
         "/admin/payments/refund/add/",
-        {"deposit": deposit.pk, "amount": "50.01", "reason": "too much"},
+        {
+            "deposit": deposit.pk,
+            "amount": "50.01",
+            "reason": "too much",
+            "request_key": "form-1",
+        },
     )
     assert response.status_code == 200
     assert "At most 50.00 EUR" in response.content.decode()
@@ -196,7 +232,12 @@ def test_admin_cannot_refund_another_tenants_deposit(
     client.force_login(operator)
     response = client.post(
         "/admin/payments/refund/add/",
-        {"deposit": other_deposit.pk, "amount": "1.00", "reason": "not mine"},
+        {
+            "deposit": other_deposit.pk,
+            "amount": "1.00",
+            "reason": "not mine",
+            "request_key": "form-1",
+        },
     )
     assert response.status_code == 200
     assert not Refund.objects.exists()

@@ -93,16 +93,34 @@ def test_tampered_amount_is_400_and_moves_nothing(client, adyen_config_model, pl
     assert available(player) == 0
 
 
-def test_batch_with_one_bad_item_is_refused_whole(client, adyen_config_model, player):
+def test_batch_with_one_bad_item_applies_the_verified_items_and_keeps_the_bad_one(
+    client, adyen_config_model, player
+):
+    """Issue 8, defect 14: refusing the whole batch made Adyen retry the good items
+    for ever."""
     first, second = adyen_deposit(player), adyen_deposit(player, 700)
     bad = item(adyen_config_model, second)
     bad["success"] = "false"
     response = post_notification(
         client, adyen_config_model, batch(item(adyen_config_model, first), bad)
     )
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert response.content == b"[accepted]"
     first.refresh_from_db()
-    assert first.state == Deposit.State.PENDING_PROVIDER
+    second.refresh_from_db()
+    assert first.state == Deposit.State.COMPLETED
+    assert second.state == Deposit.State.PENDING_PROVIDER
+    rejected = WebhookInbox.objects.get(status=WebhookInbox.Status.REJECTED)
+    assert rejected.error.startswith("WEBHOOK_HMAC_INVALID")
+    assert '"success": "false"' in rejected.body
+
+
+def test_batch_with_only_bad_items_is_refused_whole(client, adyen_config_model, player):
+    deposit = adyen_deposit(player)
+    bad = item(adyen_config_model, deposit)
+    bad["success"] = "false"
+    response = post_notification(client, adyen_config_model, batch(bad))
+    assert response.status_code == 400
     assert available(player) == 0
     assert WebhookInbox.objects.get().status == WebhookInbox.Status.REJECTED
 
@@ -198,6 +216,9 @@ def test_clp_amount_is_converted_from_adyen_minor_units(
     client, adyen_config_model, player
 ):
     config = adyen_config_model
+    config.tenant.allowed_currencies = [*config.tenant.allowed_currencies, "CLP"]
+    config.tenant.save(update_fields=["allowed_currencies"])
+    player.refresh_from_db()
     deposit = adyen_deposit(player, 5000, "CLP")
     payload = item(config, deposit)
     assert payload["amount"] == {"currency": "CLP", "value": 500000}
@@ -321,16 +342,16 @@ def test_concurrent_duplicate_notifications_credit_once(adyen_config_model, play
 def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     client, adyen_config_model, player, monkeypatch
 ):
-    from payments import adyen_events
-    from payments.services import webhook_reprocess
+    from payments.webhooks import services as inbox_services
+    from payments.webhooks.services import webhook_reprocess
 
     deposit = adyen_deposit(player)
-    real_apply = adyen_events.adyen_event_apply
+    real_apply = inbox_services.deposit_event_apply
 
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", broken)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", broken)
     response = post_notification(
         client, adyen_config_model, batch(item(adyen_config_model, deposit))
     )
@@ -339,7 +360,7 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
     assert inbox.status == WebhookInbox.Status.FAILED
     assert available(player) == 0
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", real_apply)
     webhook_reprocess(inbox=inbox, actor=Actor.system("tests"))
     inbox.refresh_from_db()
     assert inbox.status == WebhookInbox.Status.PROCESSED
@@ -349,22 +370,22 @@ def test_item_that_failed_to_apply_is_reprocessed_from_the_stored_delivery(
 def test_one_item_failing_to_apply_does_not_stop_the_rest_of_the_batch(
     client, adyen_config_model, player, monkeypatch
 ):
-    from payments import adyen_events
+    from payments.webhooks import services as inbox_services
 
     first, second = adyen_deposit(player, 1000), adyen_deposit(player, 2500)
-    real_apply = adyen_events.adyen_event_apply
+    real_apply = inbox_services.deposit_event_apply
 
-    def fails_for_first(*, config, event):
-        if event.merchant_reference == f"deposit:{first.pk}":
+    def fails_for_first(*, tenant_id, provider, event):
+        if event.deposit.deposit_id == first.pk:
             raise RuntimeError("database hiccup")
-        return real_apply(config=config, event=event)
+        return real_apply(tenant_id=tenant_id, provider=provider, event=event)
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", fails_for_first)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", fails_for_first)
     document = batch(item(adyen_config_model, first), item(adyen_config_model, second))
     assert post_notification(client, adyen_config_model, document).status_code == 200
     assert (credits(first), credits(second)) == (0, 1)
 
-    monkeypatch.setattr(adyen_events, "adyen_event_apply", real_apply)
+    monkeypatch.setattr(inbox_services, "deposit_event_apply", real_apply)
     assert post_notification(client, adyen_config_model, document).status_code == 200
     assert (credits(first), credits(second)) == (1, 1)
     assert available(player) == 3500
@@ -390,3 +411,34 @@ def test_second_payment_for_a_completed_deposit_is_flagged_not_credited(
     assert "8815000000000002" in deposit.review_reason
     assert credits(deposit) == 1
     assert available(player) == 5000
+
+
+def test_an_item_rejected_for_a_wrong_key_is_applied_once_the_key_is_fixed(
+    client, adyen_config_model, player
+):
+    """Issue 8, defect 14: the unverifiable item is kept, reprocessable from the
+    admin once the operator fixed the HMAC key."""
+    from payments.config.services import psp_config_save
+    from payments.webhooks.services import webhook_reprocess
+
+    config = adyen_config_model
+    good, late = adyen_deposit(player, 1000), adyen_deposit(player, 2500)
+    signed_with_the_new_key = item(config, late)
+    new_key = "AB" * 32
+    signed_with_the_new_key["additionalData"]["hmacSignature"] = item_signature(
+        signed_with_the_new_key, hmac_key=new_key
+    )
+    document = batch(item(config, good), signed_with_the_new_key)
+    assert post_notification(client, config, document).status_code == 200
+    assert (credits(good), credits(late)) == (1, 0)
+    rejected = WebhookInbox.objects.get(status=WebhookInbox.Status.REJECTED)
+
+    psp_config_save(
+        actor=Actor.system("tests"), config=config, hmac_key=new_key, created=False
+    )
+    config.refresh_from_db()
+    rejected.refresh_from_db()
+    processed = webhook_reprocess(inbox=rejected, actor=Actor.system("tests"))
+    assert processed.status == WebhookInbox.Status.PROCESSED
+    assert (credits(good), credits(late)) == (1, 1)
+    assert available(player) == 3500

@@ -5,8 +5,12 @@ import pytest
 
 from payments.exceptions import ProviderNotConfigured
 from payments.models import PaymentRoute, WebhookInbox
-from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_approve
 from payments.simulator.adyen import deliver_transfer_update, transfer_update
+from payments.withdrawals.services import (
+    payout_dispatch,
+    payout_retry,
+    withdrawal_review_approve,
+)
 from tests.adyen.conftest import adyen_psp_config
 from tests.withdrawals.factories import (
     OPERATOR,
@@ -183,3 +187,20 @@ def test_without_a_route_payouts_stay_manual(player, fake_adyen):
     withdrawal = sent_to_adyen(player)
     assert latest_attempt(withdrawal).provider == "manual"
     assert fake_adyen.requests == []
+
+
+def test_a_transfer_returned_after_booked_re_credits_the_player_once(config, player):
+    """Issue 8, defect 5: a return after ``booked`` was taken for progress and the
+    player was never re-credited."""
+    withdrawal = sent_to_adyen(player)
+    transfer(config, withdrawal, "booked", sequence_number=3)
+    assert balances(player) == (8_000, 0)
+    assert (
+        transfer(config, withdrawal, "returned", sequence_number=4).status_code == 200
+    )
+    assert (
+        transfer(config, withdrawal, "returned", sequence_number=4).status_code == 200
+    )
+    assert withdrawal.state == Withdrawal.State.RETURNED
+    assert balances(player) == (10_000, 0)
+    assert ledger_invariants_check(tenant_id=player.tenant_id) == []

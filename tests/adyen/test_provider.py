@@ -184,3 +184,11 @@ def test_live_mode_without_url_prefix_is_not_configured():
 def test_missing_api_key_is_not_configured():
     with pytest.raises(ProviderNotConfigured):
         AdyenApi(api_key="")
+
+
+def test_a_2xx_without_a_payment_link_is_an_unknown_outcome_not_a_failure(fake):
+    """Issue 8, defect 6: Adyen's "200 with a garbage body" failed the deposit,
+    though the link may exist."""
+    fake.status, fake.body = 200, {"unexpected": True}
+    with pytest.raises(ProviderUnavailable):
+        _provider(fake).create_deposit_checkout(_checkout())

@@ -1,12 +1,14 @@
 """Operator refunds: pending until Adyen confirms, never more than was captured."""
 
+import uuid
+
 import pytest
 from django.db import transaction
 
 from common.actors import Actor
+from payments.deposits.refunds import refund_request
 from payments.exceptions import RefundExceedsRefundable, RefundNotAllowed
 from payments.models import Refund
-from payments.refunds import refund_request
 from payments.simulator.adyen import batch, notification_item
 from tests.adyen.conftest import post_notification
 from tests.payments.factories import pending_deposit
@@ -48,6 +50,7 @@ def ask(deposit, amount_minor, capture):
             amount_minor=amount_minor,
             reason="player asked",
             actor=OPERATOR,
+            request_key=f"test-refund-{uuid.uuid4()}",
         )
 
 
@@ -262,6 +265,7 @@ def test_two_operators_refunding_at_once_cannot_exceed_the_deposit(
                     amount_minor=3000,
                     reason="same complaint, two operators",
                     actor=OPERATOR,
+                    request_key=f"test-refund-{uuid.uuid4()}",
                 )
             outcomes.append("refund")
         except RefundExceedsRefundable:

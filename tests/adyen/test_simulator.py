@@ -2,6 +2,7 @@
 real endpoint."""
 
 import re
+import uuid
 
 import pytest
 
@@ -84,8 +85,8 @@ def test_simulated_adyen_config_passes_the_credentials_check_without_a_call(
     client, routed_player
 ):
     from common.actors import Actor
+    from payments.config.services import psp_config_check_credentials
     from payments.models import PSPConfig
-    from payments.services import psp_config_check_credentials
 
     _checkout(client, routed_player)
     from audit.models import AuditEvent
@@ -110,7 +111,7 @@ def staff_client(client):
 def test_simulated_adyen_payout_is_settled_by_an_emitted_transfer_update(
     simulator, staff_client
 ):
-    from payments.payouts import payout_dispatch, withdrawal_review_approve
+    from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
     from tests.withdrawals.factories import (
         OPERATOR,
         verified_player,
@@ -145,8 +146,8 @@ def test_simulated_refund_is_confirmed_by_an_emitted_refund_notification(
     from django.db import transaction
 
     from common.actors import Actor
+    from payments.deposits.refunds import refund_request
     from payments.models import Refund
-    from payments.refunds import refund_request
 
     body = _checkout(client, routed_player)
     url = body["checkout_url"]
@@ -159,6 +160,7 @@ def test_simulated_refund_is_confirmed_by_an_emitted_refund_notification(
             amount_minor=1_500,
             reason="demo",
             actor=Actor.system("tests"),
+            request_key=f"test-refund-{uuid.uuid4()}",
         )
     refund.refresh_from_db()
     assert refund.provider_reference.startswith("SIMRF")

@@ -4,6 +4,8 @@ import pytest
 from Adyen.util import is_valid_hmac_notification
 
 from common.errors import MalformedRequest
+from payments import events
+from payments.events import RejectedItem, WebhookEvent
 from payments.exceptions import (
     WebhookAuthenticationFailed,
     WebhookHmacInvalid,
@@ -42,15 +44,17 @@ def test_published_test_vector_is_accepted_and_parsed():
     [event] = verify_and_parse(
         body=batch_body(item), headers=basic_auth(), config=adyen_config()
     )
-    assert event.provider == "adyen"
     assert event.event_id == "7914073381342284:AUTHORISATION:true"
     assert event.event_type == "AUTHORISATION"
-    assert event.success is True
-    assert event.amount_minor == 1130
-    assert event.currency == "EUR"
-    assert event.object_reference == "7914073381342284"
-    assert event.merchant_reference == "TestPayment-1407325143704"
     assert event.occurred_at == 1704099600
+    assert event.event == events.DepositPaid(
+        deposit=events.DepositRef(
+            deposit_id=None, payment_reference="7914073381342284"
+        ),
+        payment_reference="7914073381342284",
+        amount_minor=1130,
+        currency="EUR",
+    )
 
 
 def test_our_signature_agrees_with_the_adyen_library_on_one_item():
@@ -91,18 +95,31 @@ def test_item_without_additional_data_is_refused():
         )
 
 
-def test_batch_with_one_bad_item_among_good_ones_is_refused_whole():
+def test_batch_with_one_bad_item_among_good_ones_keeps_it_as_rejected_item():
     good_first = signed(vector_item(pspReference="1111111111111111"))
     bad = signed(vector_item(pspReference="2222222222222222"))
     bad["success"] = "false"  # flipped after signing
     good_last = signed(vector_item(pspReference="3333333333333333"))
+    first, rejected, last = verify_and_parse(
+        body=batch_body(good_first, bad, good_last),
+        headers=basic_auth(),
+        config=adyen_config(),
+    )
+    assert isinstance(first, WebhookEvent)
+    assert isinstance(last, WebhookEvent)
+    assert isinstance(rejected, RejectedItem)
+    assert rejected.code == "WEBHOOK_HMAC_INVALID"
+    assert "2222222222222222" in rejected.stored_body
+
+
+def test_batch_with_no_verifiable_item_is_refused_whole():
+    bad = signed(vector_item(pspReference="2222222222222222"))
+    bad["success"] = "false"  # flipped after signing
     with pytest.raises(WebhookHmacInvalid) as caught:
         verify_and_parse(
-            body=batch_body(good_first, bad, good_last),
-            headers=basic_auth(),
-            config=adyen_config(),
+            body=batch_body(bad), headers=basic_auth(), config=adyen_config()
         )
-    assert caught.value.details == {"bad_items": 1, "items": 3}
+    assert caught.value.details == {"bad_items": 1, "items": 1}
 
 
 def test_batch_of_good_items_gives_one_event_per_item():
@@ -116,13 +133,14 @@ def test_batch_of_good_items_gives_one_event_per_item():
             )
         ),
     ]
-    events = verify_and_parse(
+    parsed = verify_and_parse(
         body=batch_body(*items), headers=basic_auth(), config=adyen_config()
     )
-    assert [(e.event_id, e.object_reference) for e in events] == [
+    assert [(e.event_id, e.event.deposit.payment_reference) for e in parsed] == [
         ("1111111111111111:AUTHORISATION:true", "1111111111111111"),
         ("2222222222222222:REFUND:true", "1111111111111111"),
     ]
+    assert isinstance(parsed[1].event, events.RefundSucceeded)
 
 
 def test_failed_event_has_its_own_dedupe_id():
@@ -131,7 +149,7 @@ def test_failed_event_has_its_own_dedupe_id():
         body=batch_body(item), headers=basic_auth(), config=adyen_config()
     )
     assert event.event_id == "7914073381342284:AUTHORISATION:false"
-    assert event.success is False
+    assert isinstance(event.event, events.DepositFailed)
 
 
 def test_no_hmac_key_configured_fails_closed():
@@ -195,7 +213,7 @@ def test_extra_merchant_account_of_the_same_brand_is_accepted():
     [event] = verify_and_parse(
         body=batch_body(item), headers=basic_auth(), config=config
     )
-    assert event.payload["merchantAccountCode"] == "TestMerchantEU"
+    assert isinstance(event.event, events.DepositPaid)
 
 
 def test_amount_is_converted_from_adyen_minor_units():
@@ -203,7 +221,7 @@ def test_amount_is_converted_from_adyen_minor_units():
     [event] = verify_and_parse(
         body=batch_body(item), headers=basic_auth(), config=adyen_config()
     )
-    assert (event.amount_minor, event.currency) == (1_500_000, "IDR")
+    assert (event.event.amount_minor, event.event.currency) == (1_500_000, "IDR")
 
 
 def test_not_json_is_malformed():
@@ -216,9 +234,9 @@ def test_transfer_update_with_valid_signature_is_parsed():
     [event] = verify_and_parse(body=body, headers=headers, config=adyen_config())
     assert event.event_type == "balancePlatform.transfer.updated"
     assert event.event_id == "transfer:1W1UG35U8A9J5ZLG:booked:3"
-    assert event.object_reference == "1W1UG35U8A9J5ZLG"
-    assert event.merchant_reference == "withdrawal:7:attempt:1"
-    assert event.amount_minor == 2500
+    assert event.event == events.PayoutBooked(
+        payout=events.PayoutRef(transfer_reference="1W1UG35U8A9J5ZLG", attempt_id=1)
+    )
 
 
 def test_transfer_update_with_tampered_body_is_refused():

@@ -22,25 +22,35 @@ def login(api_client, tenant, email, password=PASSWORD):
     )
 
 
-def test_register_returns_the_new_player(api_client, tenant_a):
-    response = register(api_client, tenant_a, "New@Example.com")
+def test_register_creates_the_player_and_mails_a_welcome(
+    api_client, tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(api_client, tenant_a, "New@Example.com")
 
     assert response.status_code == 201
     body = response.json()
-    assert (body["email"], body["tenant"], body["status"], body["kyc_status"]) == (
-        "new@example.com",
-        "alpha",
-        "active",
-        "unverified",
-    )
-    assert "password" not in body
+    assert (body["email"], body["tenant"]) == ("new@example.com", "alpha")
+    assert "password" not in body and "id" not in body
+    assert Player.objects.filter(tenant=tenant_a, email="new@example.com").exists()
+    assert [m.to for m in mailoutbox] == [["new@example.com"]]
+    assert "Welcome" in mailoutbox[0].subject
 
 
-def test_register_duplicate_email_on_one_brand_is_409(api_client, player_a):
-    response = register(api_client, player_a.tenant, "ANN@example.com")
+def test_register_of_an_existing_email_answers_as_if_created_and_mails_the_owner(
+    api_client, player_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    fresh = register(api_client, player_a.tenant, "fresh@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        existing = register(api_client, player_a.tenant, "ANN@example.com")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "PLAYER_ALREADY_EXISTS"
+    assert existing.status_code == fresh.status_code == 201
+    assert existing.json().keys() == fresh.json().keys()
+    assert existing.json()["detail"] == fresh.json()["detail"]
+    assert Player.objects.filter(email__iexact="ann@example.com").count() == 1
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+    assert "already have" in mailoutbox[0].subject
+    assert "/password-reset/" in mailoutbox[0].body
 
 
 def test_same_email_on_another_brand_is_a_separate_player(
@@ -49,7 +59,6 @@ def test_same_email_on_another_brand_is_a_separate_player(
     response = register(api_client, tenant_b, "ann@example.com")
 
     assert response.status_code == 201
-    assert response.json()["id"] != player_a.pk
     assert Player.objects.filter(email="ann@example.com").count() == 2
 
 

@@ -101,6 +101,7 @@ def test_refund_request_is_accepted(provider, wire):
     result = provider.refund(
         RefundRequest(
             deposit_id=42,
+            refund_id=3,
             provider_reference="993617895204576J",
             amount_minor=1000,
             currency="EUR",
@@ -216,7 +217,7 @@ def test_withdrawal_routed_to_adyen_sends_a_valid_transfer(
     settings, prism_transfers, wire
 ):
     from payments.models import PaymentRoute
-    from payments.payouts import payout_dispatch, withdrawal_review_approve
+    from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
     from tests.adyen.conftest import adyen_psp_config
     from tests.withdrawals.factories import (
         OPERATOR,

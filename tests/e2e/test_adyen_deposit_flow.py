@@ -31,7 +31,7 @@ def test_player_of_an_adyen_brand_deposits_50_eur(page: Page, portal):
     expect(page).to_have_url(re.compile(r"/deposits/\d+/$"))
     expect(page.locator("#deposit-state")).to_have_text("completed")
     page.get_by_role("link", name="Back to the wallet").click()
-    expect(page.get_by_test_id("available-EUR")).to_have_text("50.00")
+    expect(page.get_by_test_id("available-EUR")).to_have_text("50.00 EUR")
     expect(page.locator("#deposits tbody tr")).to_contain_text("completed")
     inbox = WebhookInbox.objects.get(tenant=tenant)
     assert (inbox.provider, inbox.event_type, inbox.status) == (

@@ -61,7 +61,7 @@ def test_cached_balance_that_drifted_from_its_entries_is_reported():
     Account.objects.filter(pk=account.pk).update(balance_minor=F("balance_minor") + 1)
     out, error = _failing_check()
     assert (
-        f"VIOLATION account {account.pk} caches 5001 but its entries sum to 5000"
+        f"VIOLATION account {account.pk} caches 50.01 EUR but its entries sum to 50.00 EUR"
         in (out)
     )
     assert error == "1 ledger invariant violation(s) in all tenants."
@@ -72,7 +72,9 @@ def test_cached_balance_of_an_account_without_entries_is_reported():
     account = _available(player)
     Account.objects.filter(pk=account.pk).update(balance_minor=700)
     out, _ = _failing_check()
-    assert f"account {account.pk} caches 700 but its entries sum to 0" in out
+    assert (
+        f"account {account.pk} caches 7.00 EUR but its entries sum to 0.00 EUR" in out
+    )
 
 
 # PostgreSQL's deferred trigger refuses these rows when the test's constraints are
@@ -97,7 +99,7 @@ def test_unbalanced_transaction_is_reported():
     )
     Account.objects.filter(pk=account.pk).update(balance_minor=5001)
     out, _ = _failing_check()
-    assert f"VIOLATION transaction {txn_id} sums to 1 EUR" in out
+    assert f"VIOLATION transaction {txn_id} sums to 0.01 EUR" in out
 
 
 def test_transaction_without_entries_is_reported():
@@ -125,7 +127,7 @@ def test_pending_hold_without_held_funds_is_reported():
         place_transaction_id=txn_id,
     )
     out, _ = _failing_check()
-    assert f"player {player.pk} EUR: held 0 but pending holds 300" in out
+    assert f"player {player.pk} EUR: held 0.00 EUR but pending holds 3.00 EUR" in out
 
 
 @sqlite_only
@@ -156,7 +158,7 @@ def test_tenant_option_checks_only_that_tenant():
     Account.objects.filter(pk=_available(broken).pk).update(balance_minor=99)
     assert "Ledger clean" in _check("--tenant", clean.tenant.slug)
     out, error = _failing_check("--tenant", broken.tenant.slug)
-    assert f"account {_available(broken).pk} caches 99" in out
+    assert f"account {_available(broken).pk} caches 0.99 EUR" in out
     assert error.endswith(f"in tenant {broken.tenant.slug}.")
 
 

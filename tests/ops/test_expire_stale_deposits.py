@@ -6,14 +6,14 @@ from django.core.management import CommandError
 
 from audit.models import AuditEvent
 from common.actors import Actor
-from payments.services import psp_config_ensure_simulated
+from payments.config.services import psp_config_ensure_simulated
 from payments.simulator.events import checkout_session
 from tests.adyen.factories import adyen_psp_config
 from tests.factories import PlayerFactory
-from tests.ops.conftest import DAY, run, run_failing
+from tests.ops.conftest import DAY, run, run_alerting, run_failing
 from tests.payments.factories import PSPConfigFactory, pending_deposit
 from wallet import services as wallet
-from wallet.models import Deposit
+from wallet.models import Deposit, Finding
 from wallet.selectors import balance_list
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_deposit_paid_at_the_psp_without_a_webhook_is_flagged_not_credited(
     deposit = stale(player, clock)
     stripe_session(fake_stripe, deposit, status="complete", payment_status="paid")
 
-    out = run("expire_stale_deposits")
+    out = run_alerting("expire_stale_deposits")
 
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.PENDING_PROVIDER
@@ -81,7 +81,7 @@ def test_deposit_paid_at_the_psp_without_a_webhook_is_flagged_not_credited(
     )
     assert balance_list(player=player) == []
     assert f"PAID_NOT_CREDITED deposit {deposit.pk}" in out
-    assert "5000 EUR: not credited" in out
+    assert "50.00 EUR: not credited" in out
     assert "paid_not_credited 1." in out
 
 
@@ -90,9 +90,9 @@ def test_a_second_run_reports_the_paid_deposit_again_without_flagging_it_twice(
 ):
     deposit = stale(player, clock)
     stripe_session(fake_stripe, deposit, status="complete", payment_status="paid")
-    run("expire_stale_deposits")
+    run_alerting("expire_stale_deposits")
 
-    out = run("expire_stale_deposits")
+    out = run_alerting("expire_stale_deposits")
 
     assert f"PAID_ALREADY_FLAGGED deposit {deposit.pk}" in out
     flags = AuditEvent.objects.filter(action="deposit.flagged", target_id=deposit.pk)
@@ -104,7 +104,7 @@ def test_the_webhook_that_arrives_after_the_flag_still_credits_once(
 ):
     deposit = stale(player, clock)
     stripe_session(fake_stripe, deposit, status="complete", payment_status="paid")
-    run("expire_stale_deposits")
+    run_alerting("expire_stale_deposits")
 
     wallet.deposit_complete(
         deposit_id=deposit.pk,
@@ -114,7 +114,7 @@ def test_the_webhook_that_arrives_after_the_flag_still_credits_once(
         payment_reference="pi_late",
         actor=PSP,
     )
-    out = run("expire_stale_deposits")
+    out = run_alerting("expire_stale_deposits")
 
     [balance] = balance_list(player=player)
     assert balance.available_minor == 5000
@@ -298,7 +298,7 @@ def test_adyen_link_that_expired_expires_the_deposit(
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.EXPIRED
     assert ("GET", f"/paymentLinks/{deposit.provider_reference}") in (
-        fake_adyen_routes.requests
+        fake_adyen_routes.asked()
     )
     assert "(" + adyen_player.tenant.slug + ", adyen): PSP says expired" in out
 
@@ -309,7 +309,7 @@ def test_adyen_link_paid_without_a_notification_is_flagged_not_credited(
     deposit = stale(adyen_player, clock, provider="adyen")
     adyen_link(fake_adyen_routes, deposit, "completed")
 
-    out = run("expire_stale_deposits")
+    out = run_alerting("expire_stale_deposits")
 
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.PENDING_PROVIDER
@@ -361,3 +361,44 @@ def test_simulated_config_is_not_asked_even_with_the_simulator_switched_off(
     deposit.refresh_from_db()
     assert deposit.state == Deposit.State.EXPIRED
     assert "simulated PSP, nothing to ask" in out
+
+
+def test_one_deposit_can_be_asked_about_by_id_for_a_worker(fake_stripe, player):
+    """``deposit_status_check(deposit_id=)``: the unit a worker re-drives, the same
+    code the command runs."""
+    from payments.reconciliation import deposit_status_check
+
+    deposit = pending_deposit(player)
+    stripe_session(fake_stripe, deposit, status="expired", payment_status="unpaid")
+    finding = deposit_status_check(deposit_id=deposit.pk)
+    deposit.refresh_from_db()
+    assert deposit.state == Deposit.State.EXPIRED
+    assert finding.outcome == "expired"
+    assert deposit_status_check(deposit_id=deposit.pk).outcome != "paid"
+
+
+def test_a_paid_deposit_not_credited_is_one_critical_finding_across_runs(
+    fake_stripe, player, clock
+):
+    deposit = stale(player, clock)
+    stripe_session(fake_stripe, deposit, status="complete", payment_status="paid")
+    run_alerting("expire_stale_deposits")
+
+    run_alerting("expire_stale_deposits")
+
+    finding = Finding.objects.get(code="deposit_paid_not_credited")
+    assert finding.tenant_id == deposit.tenant_id
+    assert finding.object_ref == str(deposit.pk)
+    assert finding.severity == Finding.Severity.CRITICAL
+    assert finding.source == "expire_stale_deposits"
+    assert finding.times_seen == 2
+
+
+def test_a_clean_run_records_no_finding_and_exits_zero(fake_stripe, player, clock):
+    deposit = stale(player, clock)
+    stripe_session(fake_stripe, deposit, status="expired", payment_status="unpaid")
+
+    out = run("expire_stale_deposits")
+
+    assert "Findings recorded: 0." in out
+    assert not Finding.objects.exists()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from payments.exceptions import WebhookSignatureInvalid
 from payments.models import WebhookInbox
-from payments.services import webhook_receive
+from payments.webhooks.services import webhook_receive
 from tests.factories import PlayerFactory
 from tests.payments.factories import PSPConfigFactory, payment_rows
 

@@ -7,12 +7,17 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError
 
+from payments.config.services import psp_config_ensure_simulated
 from payments.models import PaymentRoute
-from payments.payouts import payout_dispatch, payout_retry, withdrawal_review_approve
 from payments.reconciliation import payouts_reconcile
-from payments.services import psp_config_ensure_simulated
+from payments.withdrawals.services import (
+    payout_dispatch,
+    payout_retry,
+    withdrawal_review_approve,
+)
 from tests.adyen.factories import adyen_psp_config
-from tests.ops.conftest import run, run_failing
+from tests.ops.conftest import run, run_alerting, run_failing
+from tests.payments.factories import completed_deposit
 from tests.withdrawals.factories import (
     OPERATOR,
     latest_attempt,
@@ -46,7 +51,9 @@ def config(fake_adyen_routes):
 
 @pytest.fixture
 def player(config):
-    return verified_player(tenant=config.tenant, balance_minor=10_000)
+    player = verified_player(tenant=config.tenant, balance_minor=0)
+    completed_deposit(player, 10_000)  # a deposit behind the money: reconcile is clean
+    return player
 
 
 def balances(player):
@@ -158,7 +165,7 @@ def test_unknown_outcome_without_a_transfer_id_is_reported_for_an_operator(
     attempt = latest_attempt(withdrawal)
     assert attempt.state == PayoutAttempt.State.UNKNOWN
 
-    out = run("reconcile_payouts")  # unknown outcomes are looked at at any age
+    out = run_alerting("reconcile_payouts")  # unknown outcomes are looked at at any age
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
@@ -189,7 +196,7 @@ def test_recently_sent_payout_is_not_asked_about(fake_adyen_routes, player, cloc
     out = run("reconcile_payouts")
 
     assert "0 examined" in out
-    assert ("GET", "/transfers/TR-1") not in fake_adyen_routes.requests
+    assert ("GET", "/transfers/TR-1") not in fake_adyen_routes.asked()
 
 
 def test_payout_the_webhook_settled_meanwhile_is_not_settled_again(
@@ -284,3 +291,29 @@ def test_simulated_adyen_payout_is_not_asked_about(simulator, fake_adyen_routes,
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
     assert f"SIMULATED payout {withdrawal.pk}" in out
     assert fake_adyen_routes.requests == []
+
+
+def test_operator_settles_an_unknown_adyen_payout_by_asking_not_by_marking(
+    client, fake_adyen_routes, config, player
+):
+    """Issue 8, defect 1, from the admin: "mark failed" on a PSP payout is refused
+    (a retry would send a second transfer); "Ask the PSP" runs the code
+    reconcile_payouts runs and records Adyen's answer."""
+    from tests.factories import OperatorFactory
+
+    withdrawal = sent_to_adyen(player)
+    attempt = latest_attempt(withdrawal)
+    client.force_login(OperatorFactory(tenants=[config.tenant]))
+    base = f"/admin/wallet/withdrawal/{withdrawal.pk}"
+
+    client.post(f"{base}/mark-failed/", {"attempt": attempt.pk, "reason": "guess"})
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+
+    transfer_says(fake_adyen_routes, "booked")
+    response = client.post(f"{base}/ask-psp/", {"attempt": attempt.pk})
+    assert response.status_code == 302
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAID
+    assert balances(player) == (8_000, 0)
+    assert ("GET", "/transfers/TR-1") in fake_adyen_routes.asked()

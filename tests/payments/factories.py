@@ -7,10 +7,11 @@ import time
 import factory
 
 from common.actors import Actor
+from payments.config.services import psp_config_save
 from payments.models import PSPConfig
 from payments.providers.stripe import webhooks
-from payments.services import psp_config_save, webhook_receive
 from payments.simulator.events import event_for
+from payments.webhooks.services import webhook_receive
 from tests.factories import TenantFactory
 from wallet import services as wallet
 
@@ -57,6 +58,20 @@ def pending_deposit(player, amount_minor=5000, currency="EUR", provider="stripe"
         provider_reference=f"cs_test_{deposit.pk}",
         checkout_url=f"https://checkout.stripe.com/c/pay/cs_test_{deposit.pk}",
         actor=SYSTEM,
+    )
+
+
+def completed_deposit(player, amount_minor=5_000, currency="EUR", provider="stripe"):
+    """A deposit the PSP confirmed: its record and its credit posting (what funds a
+    player in tests that reconcile: ``fund`` posts a credit with no deposit)."""
+    deposit = pending_deposit(player, amount_minor, currency, provider)
+    return wallet.deposit_complete(
+        deposit_id=deposit.pk,
+        tenant_id=deposit.tenant_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        payment_reference=f"pi_{deposit.pk}",
+        actor=Actor.psp(provider),
     )
 
 

@@ -32,6 +32,9 @@ class FakeStripe:
     sessions: dict[str, dict] = field(default_factory=dict)
     # Seconds every answer takes (a hanging Stripe).
     delay_seconds: float = 0
+    # A 200 whose body is not what Stripe sends (truncated, a proxy's page...).
+    garbage_reply: bytes | None = None
+    refund_status: str = "pending"
 
     def last(self, path: str) -> Recorded:
         return [r for r in self.requests if r.path == path][-1]
@@ -77,6 +80,13 @@ def _handler(state: FakeStripe):
                     },
                 )
                 return
+            if state.garbage_reply is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(state.garbage_reply)))
+                self.end_headers()
+                self.wfile.write(state.garbage_reply)
+                return
             if state.fail_with_status:
                 self._reply(
                     state.fail_with_status,
@@ -117,6 +127,23 @@ def _handler(state: FakeStripe):
             ):
                 self._reply(
                     200, state.sessions[path.removeprefix("/v1/checkout/sessions/")]
+                )
+            elif self.command == "POST" and path == "/v1/refunds":
+                form = state.requests[-1].form
+                self._reply(
+                    200,
+                    {
+                        "id": f"re_{secrets.token_hex(12)}",
+                        "object": "refund",
+                        "amount": int(form.get("amount", 0)),
+                        "payment_intent": form.get("payment_intent"),
+                        "metadata": {
+                            k[len("metadata[") : -1]: v
+                            for k, v in form.items()
+                            if k.startswith("metadata[")
+                        },
+                        "status": state.refund_status,
+                    },
                 )
             elif self.command == "GET" and path == "/v1/balance":
                 self._reply(

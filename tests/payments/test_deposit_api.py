@@ -89,9 +89,10 @@ def test_kill_switch_refuses_deposits_with_503(api_client, player, fake_stripe):
 
 
 def test_currency_the_brand_does_not_take_is_refused(api_client, player):
+    """Issue 8, defect 10: one rule, one code for deposits and withdrawals."""
     response = create(api_client, player, {"amount": "50", "currency": "GBP"})
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "DEPOSIT_CURRENCY_NOT_ALLOWED"
+    assert response.json()["error"]["code"] == "CURRENCY_NOT_ALLOWED"
 
 
 def test_more_decimals_than_the_currency_has_is_refused(api_client, player):

@@ -65,7 +65,7 @@ def test_concurrent_duplicate_deliveries_credit_once():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deposit_requests_with_one_key_make_one_deposit(settings):
-    from payments.services import deposit_start
+    from payments.deposits.services import deposit_start
 
     settings.PAYMENTS_SIMULATOR_ENABLED = True
     settings.DEBUG = True  # the simulator is routed only with DEBUG on
@@ -80,7 +80,7 @@ def test_concurrent_deposit_requests_with_one_key_make_one_deposit(settings):
         def request():
             try:
                 barrier.wait()
-                deposit = deposit_start(
+                deposit, _ = deposit_start(
                     player=player,
                     amount_minor=5000,
                     currency="EUR",

@@ -42,7 +42,7 @@ def test_wallet_shows_balances_and_history(client):
     fund(player, 12345)
     login(client, player)
     page = client.get("/wallet/").content.decode()
-    assert 'data-testid="available-EUR">123.45<' in page
+    assert 'data-testid="available-EUR">123.45 EUR<' in page
     assert "Deposit" in page
 
 
@@ -184,7 +184,7 @@ def test_verified_player_requests_a_withdrawal_and_the_funds_are_held(client):
     withdrawal = Withdrawal.objects.get(player=player)
     assert withdrawal.state == "requested"
     page = client.get("/wallet/").content.decode()
-    assert 'data-testid="held-EUR">20.00<' in page
+    assert 'data-testid="held-EUR">20.00 EUR<' in page
     assert "DE89 •••• 3000" in page
 
 
@@ -211,7 +211,8 @@ def test_player_cancels_a_requested_withdrawal_and_gets_the_funds_back(client):
     withdrawal.refresh_from_db()
     assert withdrawal.state == "canceled"
     assert (
-        'data-testid="available-EUR">50.00<' in client.get("/wallet/").content.decode()
+        'data-testid="available-EUR">50.00 EUR<'
+        in client.get("/wallet/").content.decode()
     )
 
 
@@ -225,3 +226,17 @@ def test_another_players_withdrawal_cannot_be_canceled(client):
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == "requested"
+
+
+def test_a_refused_withdrawal_names_the_brands_minimum_in_major_units(client):
+    player = verified_player(balance_minor=5_000)
+    TenantPolicy.objects.filter(tenant=player.tenant).update(
+        withdrawal_min_amounts={"EUR": 2_500}
+    )
+    login(client, player)
+
+    page = client.post("/withdraw/", withdraw_form()).content.decode()
+
+    assert "WITHDRAWAL_AMOUNT_BELOW_MINIMUM" in page
+    assert "(minimum 25.00 EUR)" in page
+    assert not Withdrawal.objects.exists()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 from django.db import transaction
 
 from casino.models import Player
+from common import clock
 from common.actors import Actor
-from payments.payouts import payout_dispatch, withdrawal_review_approve
-from payments.providers.manual.operations import manual_payout_mark_failed
+from payments.withdrawals.manual import manual_payout_mark_failed
+from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
 from tenants.models import TenantPolicy
 from tests.factories import PlayerFactory, fund
 from wallet.models import Withdrawal
@@ -21,10 +23,21 @@ OPERATOR = Actor(type=Actor.USER, label="operator-in-tests")
 _keys = itertools.count(1)
 
 
-def verified_player(*, balance_minor: int = 10_000, currency: str = "EUR", **kwargs):
-    """A KYC-verified player with ``balance_minor`` available."""
+def verified_player(
+    *,
+    balance_minor: int = 10_000,
+    currency: str = "EUR",
+    age_days: int = 30,
+    **kwargs,
+):
+    """A KYC-verified player with ``balance_minor`` available, registered
+    ``age_days`` ago (an account younger than 7 days is a risk flag)."""
     player = PlayerFactory(**kwargs)
-    Player.objects.filter(pk=player.pk).update(kyc_status=Player.KycStatus.VERIFIED)
+    Player.objects.filter(pk=player.pk).update(
+        kyc_status=Player.KycStatus.VERIFIED,
+        verified_name="Ann Example",
+        created_at=clock.now() - timedelta(days=age_days),
+    )
     player.refresh_from_db()
     if balance_minor:
         fund(player, balance_minor, currency)

@@ -78,7 +78,7 @@ def test_the_queue_search_by_email_excludes_others():
 
 
 def test_the_review_page_shows_balances_kyc_flags_and_ledger_but_not_the_iban():
-    player = verified_player(balance_minor=10_000)
+    player = verified_player(balance_minor=10_000, age_days=0)
     withdrawal = withdrawal_requested(player, 2_500)
     response = operator_client(withdrawal.tenant).get(page(withdrawal))
     html = response.content.decode()
@@ -99,7 +99,7 @@ def test_another_brands_review_page_is_404():
 
 
 @pytest.mark.parametrize(
-    "action", ["approve", "reject", "mark-paid", "mark-failed", "retry"]
+    "action", ["approve", "reject", "mark-paid", "mark-failed", "retry", "ask-psp"]
 )
 def test_another_brands_review_actions_are_404_and_change_nothing(action):
     withdrawal = withdrawal_requested(verified_player())
@@ -255,6 +255,11 @@ def policy_form(tenant, **overrides) -> dict:
         "policy-0-auto_approve_thresholds": "{}",
         "policy-0-withdrawal_velocity_max_requests": "",
         "policy-0-withdrawal_velocity_window_seconds": "3600",
+        "policy-0-aml_cdd_thresholds": '{"EUR": "2000.00"}',
+        "policy-0-aml_cdd_window_days": "30",
+        "policy-0-affordability_thresholds": '{"GBP": "150.00"}',
+        "policy-0-maker_checker_thresholds": '{"EUR": "5000.00"}',
+        "policy-0-player_may_cancel_withdrawal": "on",
         "domains-TOTAL_FORMS": "0",
         "domains-INITIAL_FORMS": "0",
         "domains-MIN_NUM_FORMS": "0",
@@ -273,7 +278,7 @@ def test_an_operator_policy_edit_is_saved_and_audited_with_the_changed_fields():
             tenant,
             payout_retry_limit="0",
             payout_cooldown_seconds="0",
-            daily_withdrawal_limits='{"EUR": 50000}',
+            daily_withdrawal_limits='{"EUR": "500.00"}',
         ),
     )
     assert response.status_code == 302
@@ -293,12 +298,41 @@ def test_an_invalid_policy_edit_is_refused_with_the_field_error():
     tenant = TenantFactory()
     response = operator_client(tenant).post(
         f"/admin/tenants/tenant/{tenant.pk}/change/",
-        policy_form(tenant, daily_withdrawal_limits='{"EUR": -1}'),
+        policy_form(tenant, daily_withdrawal_limits='{"EUR": "-0.01"}'),
     )
     assert response.status_code == 200
-    assert "not a whole number of minor units" in response.content.decode()
+    assert "EUR: -0.01 is below zero." in response.content.decode()
     assert TenantPolicy.objects.get(tenant=tenant).daily_withdrawal_limits == {}
     assert not AuditEvent.objects.filter(action="tenant_policy.updated").exists()
+
+
+def test_policy_amounts_are_shown_and_typed_in_major_units():
+    tenant = TenantFactory()
+    policy_set(tenant, withdrawal_min_amounts={"EUR": 1_000, "JPY": 500})
+    client = operator_client(tenant)
+    page = client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").content.decode()
+    assert (
+        "{&quot;EUR&quot;: &quot;10.00&quot;, &quot;JPY&quot;: &quot;500&quot;}" in page
+    )
+
+    response = client.post(
+        f"/admin/tenants/tenant/{tenant.pk}/change/",
+        policy_form(tenant, withdrawal_min_amounts='{"EUR": "12.5", "KWD": 1.234}'),
+    )
+    assert response.status_code == 302
+    policy = TenantPolicy.objects.get(tenant=tenant)
+    assert policy.withdrawal_min_amounts == {"EUR": 1_250, "KWD": 1_234}
+
+
+def test_a_policy_amount_with_too_many_decimals_is_refused():
+    tenant = TenantFactory()
+    response = operator_client(tenant).post(
+        f"/admin/tenants/tenant/{tenant.pk}/change/",
+        policy_form(tenant, withdrawal_max_amounts='{"EUR": "10.001"}'),
+    )
+    assert response.status_code == 200
+    assert "EUR: EUR has 2 decimal places." in response.content.decode()
+    assert TenantPolicy.objects.get(tenant=tenant).withdrawal_max_amounts == {}
 
 
 def test_a_cleared_limit_field_means_no_limits():

@@ -67,7 +67,9 @@ def test_create_returns_201_with_the_masked_destination(api_client):
     assert IBAN not in response.content.decode()
 
 
-def test_a_replay_with_the_same_key_returns_200_and_the_same_withdrawal(api_client):
+def test_a_replay_with_the_same_key_answers_the_first_result(api_client):
+    """Issue 8, defect 15: one replay contract everywhere (the deposit door answered
+    201, this one 200): the first status, marked Idempotent-Replayed."""
     player = verified_player(balance_minor=10_000)
     first = call(
         api_client, player, "post", "/api/v1/withdrawals", request_body(), key="w-1"
@@ -75,7 +77,9 @@ def test_a_replay_with_the_same_key_returns_200_and_the_same_withdrawal(api_clie
     again = call(
         api_client, player, "post", "/api/v1/withdrawals", request_body(), key="w-1"
     )
-    assert again.status_code == 200
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
     assert again.json()["id"] == first.json()["id"]
     assert balance_list(player=player)[0].held_minor == 2_000
 
@@ -232,7 +236,7 @@ REFUSALS = [
     (_poor, request_body(amount="1000.00"), 400, "INSUFFICIENT_FUNDS"),
     (_poor, request_body(amount="1.001"), 400, "INVALID_AMOUNT"),
     (_poor, request_body(currency="XXX"), 400, "CURRENCY_NOT_SUPPORTED"),
-    (_poor, request_body(currency="JPY"), 400, "CURRENCY_NOT_SUPPORTED"),
+    (_poor, request_body(currency="JPY"), 400, "CURRENCY_NOT_ALLOWED"),
     (_poor, request_body(amount="0"), 400, "VALIDATION_ERROR"),
     (
         _poor,
@@ -344,3 +348,33 @@ def test_an_unauthenticated_request_is_401(api_client):
     player = PlayerFactory()
     response = api_client.get("/api/v1/withdrawals", HTTP_X_TENANT=player.tenant.slug)
     assert response.status_code == 401
+
+
+def test_a_retry_repeated_with_its_idempotency_key_answers_the_first_result(
+    api_client, clock
+):
+    """Issue 8, defect 7: retry takes an Idempotency-Key; a repeat answers the first
+    result (200, marked replayed) instead of 409, and makes no second attempt."""
+    player = verified_player()
+    policy_set(player.tenant, player_may_retry_payout=True, payout_cooldown_seconds=0)
+    withdrawal = withdrawal_payout_failed_once(player)
+    url = f"/api/v1/withdrawals/{withdrawal.pk}/retry"
+    first = call(api_client, player, "post", url, key="retry-1")
+    second = call(api_client, player, "post", url, key="retry-1")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second["Idempotent-Replayed"] == "true"
+    assert second.json()["id"] == first.json()["id"]
+    assert withdrawal.attempts.count() == 2
+
+
+def test_a_blocked_player_cannot_request_a_withdrawal(api_client):
+    """Issue 8, defect 10: the blocked-player rule was not in withdrawal_request."""
+    from tests.withdrawals.factories import withdrawal_requested as request
+
+    player = verified_player(balance_minor=10_000)
+    Player.objects.filter(pk=player.pk).update(status=Player.Status.BLOCKED)
+    player.refresh_from_db()
+    with pytest.raises(Exception) as refused:
+        request(player)
+    assert refused.value.code == "PLAYER_BLOCKED"
+    assert not Withdrawal.objects.exists()

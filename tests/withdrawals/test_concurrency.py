@@ -10,8 +10,12 @@ from django.db import connection, transaction
 from audit.models import AuditEvent
 from common.actors import Actor
 from common.errors import ApplicationError
-from payments.payouts import payout_retry, withdrawal_review_approve, withdrawal_submit
-from payments.providers.manual.operations import manual_payout_mark_failed
+from payments.withdrawals.manual import manual_payout_mark_failed
+from payments.withdrawals.services import (
+    payout_retry,
+    withdrawal_review_approve,
+    withdrawal_submit,
+)
 from tests.withdrawals.factories import (
     DESTINATION,
     OPERATOR,

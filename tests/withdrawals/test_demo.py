@@ -5,17 +5,16 @@ from django.core.management import call_command
 from django.test import Client
 
 from payments.demo import seed_withdrawals_demo
+from tests.payments.conftest import simulator  # noqa: F401 (fixture)
 from wallet.models import Withdrawal
-from wallet.selectors import balance_list, ledger_invariants_check
+from wallet.selectors import (
+    balance_list,
+    ledger_invariants_check,
+    payments_invariants_check,
+)
 
-
-@pytest.fixture(autouse=True)
-def _development_settings(settings):
-    """Demo seeds run only with DEBUG on (common.demo_guard)."""
-    settings.DEBUG = True
-
-
-pytestmark = pytest.mark.django_db
+# The demo player's money comes from a deposit paid through the PSP simulator.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simulator")]
 
 
 def test_the_demo_leaves_a_withdrawal_in_the_queue_and_is_idempotent():
@@ -25,6 +24,7 @@ def test_the_demo_leaves_a_withdrawal_in_the_queue_and_is_idempotent():
     assert first.withdrawal.state == Withdrawal.State.REQUESTED
     (balance,) = balance_list(player=first.player)
     assert (balance.available_minor, balance.held_minor) == (38_000, 12_000)
+    assert payments_invariants_check(tenant_id=first.tenant.pk) == []
 
 
 def test_the_command_prints_where_to_go(capsys):

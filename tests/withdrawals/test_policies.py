@@ -9,15 +9,19 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from common.actors import Actor
-from payments.exceptions import ProviderError, ProviderUnavailable
-from payments.payouts import payout_retry, withdrawal_submit
+from payments.exceptions import (
+    PayoutOutcomeMustBeAsked,
+    ProviderError,
+    ProviderUnavailable,
+)
 from payments.providers import registry
 from payments.providers.base import PayoutResult
-from payments.providers.manual.operations import (
+from payments.providers.manual.provider import ManualProvider
+from payments.withdrawals.manual import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
 )
-from payments.providers.manual.provider import ManualProvider
+from payments.withdrawals.services import payout_retry, withdrawal_submit
 from tests.factories import fund
 from tests.withdrawals.factories import (
     DESTINATION,
@@ -225,7 +229,8 @@ def provider(monkeypatch):
     def use(cls):
         registry.register(cls.name, lambda config: cls())
         monkeypatch.setattr(
-            "payments.payouts.payout_provider_for", lambda withdrawal: cls.name
+            "payments.withdrawals.services.payout_provider_for",
+            lambda withdrawal: cls.name,
         )
 
     return use
@@ -255,17 +260,23 @@ def test_an_unknown_outcome_can_be_neither_retried_nor_rejected(provider):
     assert held(player) == 2_000
 
 
-def test_an_unknown_outcome_is_settled_once_when_the_operator_confirms(provider):
+def test_an_unknown_psp_outcome_cannot_be_settled_by_an_operators_guess(provider):
+    """Issue 8, defect 1: marking an unknown PSP payout failed, then retrying, sent a
+    second transfer with a new key; if the first was booked the player was paid
+    twice. Only the PSP's answer (reconcile_payouts, the admin's "ask the PSP")
+    settles it."""
     provider(_Timeout)
     player = verified_player(balance_minor=10_000)
     withdrawal = withdrawal_payout_pending(player, 2_000)
     attempt = latest_attempt(withdrawal)
-    manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
-    manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
+    with pytest.raises(PayoutOutcomeMustBeAsked), transaction.atomic():
+        manual_payout_mark_failed(attempt=attempt, actor=OPERATOR, reason="guess")
+    with pytest.raises(PayoutOutcomeMustBeAsked), transaction.atomic():
+        manual_payout_mark_paid(attempt=attempt, actor=OPERATOR, bank_reference="B-9")
     withdrawal.refresh_from_db()
-    assert withdrawal.state == Withdrawal.State.PAID
-    assert held(player) == 0
-    assert balance_list(player=player)[0].available_minor == 8_000
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+    assert latest_attempt(withdrawal).state == PayoutAttempt.State.UNKNOWN
+    assert held(player) == 2_000
 
 
 def test_a_provider_refusal_fails_the_payout_and_keeps_funds_held(provider):

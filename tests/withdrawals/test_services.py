@@ -6,11 +6,11 @@ from django.db import transaction
 from audit.models import AuditEvent
 from common.actors import Actor
 from common.errors import IdempotencyKeyReuseConflict, IllegalStateTransition
-from payments.payouts import payout_dispatch, withdrawal_review_approve
-from payments.providers.manual.operations import (
+from payments.withdrawals.manual import (
     manual_payout_mark_failed,
     manual_payout_mark_paid,
 )
+from payments.withdrawals.services import payout_dispatch, withdrawal_review_approve
 from tests.withdrawals.factories import (
     DESTINATION,
     IBAN,

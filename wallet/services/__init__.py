@@ -7,6 +7,7 @@
 - ``deposits``: the deposit state machine and PSP refunds/chargebacks.
 """
 
+from wallet.services.checkpoints import account_checkpoints_take  # noqa: F401, E402
 from wallet.services.deposits import (  # noqa: F401
     deposit_chargeback_record,
     deposit_chargeback_reverse,
@@ -18,7 +19,17 @@ from wallet.services.deposits import (  # noqa: F401
     deposit_flag_review,
     deposit_refund_record,
     deposit_refund_reverse,
+    deposit_replay_get,
     player_withdrawals_freeze,
+)
+from wallet.services.fees import psp_fee_post  # noqa: F401, E402
+from wallet.services.findings import (  # noqa: F401, E402
+    FindingSpec,
+    finding_dismiss,
+    finding_record,
+    finding_resolve,
+    findings_record,
+    findings_record_bulk,
 )
 from wallet.services.ledger import (  # noqa: F401
     PostingLine,
@@ -40,6 +51,7 @@ from wallet.services.policies import (  # noqa: F401
     withdrawal_amount_bounds_check,
     withdrawal_auto_approvable,
     withdrawal_daily_limit_check,
+    withdrawal_policy_check,
     withdrawal_velocity_check,
 )
 from wallet.services.withdrawals import (  # noqa: F401
@@ -50,6 +62,7 @@ from wallet.services.withdrawals import (  # noqa: F401
     withdrawal_cancel,
     withdrawal_payout_failed,
     withdrawal_payout_retry,
+    withdrawal_payout_returned,
     withdrawal_payout_start,
     withdrawal_payout_succeeded,
     withdrawal_reject,

@@ -13,12 +13,13 @@ from audit.services import audit_record
 from casino.models import Player
 from common import clock
 from common.actors import Actor
-from common.currency import exponent_of
+from common.currency import exponent_of, format_money
 from common.errors import (
     IdempotencyKeyReuseConflict,
     ValidationFailed,
 )
 from common.idempotency import request_fingerprint
+from wallet.compliance.risk import aml_after_deposit
 from wallet.models import (
     Account,
     Deposit,
@@ -110,6 +111,28 @@ def _deposits_open_today_minor(*, player: Player, currency: str) -> int:
         ).aggregate(total=Sum("amount_minor"))["total"]
         or 0
     )
+
+
+def deposit_replay_get(
+    *, player: Player, idempotency_key: str, amount_minor: int, currency: str
+) -> Deposit | None:
+    """The deposit an earlier request with this key started, or ``None``. The same
+    key with a different amount or currency raises ``IdempotencyKeyReuseConflict``.
+    Checked before any policy: a replay returns the first result whatever changed
+    since (kill switch, route, configuration)."""
+    found = Deposit.objects.filter(
+        tenant_id=player.tenant_id, player=player, idempotency_key=idempotency_key
+    ).first()
+    if found is None:
+        return None
+    request_hash = request_fingerprint(
+        {"provider": found.provider, "currency": currency, "amount_minor": amount_minor}
+    )
+    if found.request_hash != request_hash:
+        raise IdempotencyKeyReuseConflict(
+            details={"idempotency_key": idempotency_key, "deposit_id": found.pk}
+        )
+    return found
 
 
 def deposit_create(
@@ -294,8 +317,9 @@ def deposit_complete(
         before = deposit.state
         if amount_minor != deposit.amount_minor or currency != deposit.currency:
             reason = (
-                f"PSP confirmed {amount_minor} {currency} but the deposit is "
-                f"{deposit.amount_minor} {deposit.currency}: not credited"
+                f"PSP confirmed {format_money(amount_minor, currency)} but the "
+                f"deposit is {format_money(deposit.amount_minor, deposit.currency)}: "
+                "not credited"
             )
             _deposit_flag_saved(
                 deposit=deposit,
@@ -327,6 +351,7 @@ def deposit_complete(
         _deposit_audit(
             actor=actor, deposit=deposit, action="deposit.completed", before=before
         )
+        aml_after_deposit(player=deposit.player, currency=deposit.currency)
     return deposit
 
 
@@ -387,7 +412,7 @@ def deposit_refund_record(
         before = deposit.state
         if deposit.state != DepositState.COMPLETED or currency != deposit.currency:
             reason = (
-                f"refund of {refunded_total_minor} {currency} for a deposit that is "
+                f"refund of {format_money(refunded_total_minor, currency)} for a deposit that is "
                 f"{deposit.state} in {deposit.currency}: nothing booked"
             )
             _deposit_flag_saved(
@@ -446,8 +471,9 @@ def deposit_chargeback_record(
             or not 0 < amount_minor <= deposit.amount_minor
         ):
             reason = (
-                f"dispute of {amount_minor} {currency} for a deposit that is "
-                f"{deposit.state} ({deposit.amount_minor} {deposit.currency}): "
+                f"dispute of {format_money(amount_minor, currency)} for a deposit "
+                f"that is {deposit.state} "
+                f"({format_money(deposit.amount_minor, deposit.currency)}): "
                 "nothing booked"
             )
             _deposit_flag_saved(
@@ -468,20 +494,14 @@ def deposit_chargeback_record(
             actor=actor,
         )
         deposit.charged_back_minor = amount_minor
-        _flag(deposit, f"chargeback of {amount_minor} {currency}")
+        _flag(deposit, f"chargeback of {format_money(amount_minor, currency)}")
         deposit.save()
-        if not player.withdrawals_frozen:
-            player.withdrawals_frozen = True
-            player.save(update_fields=["withdrawals_frozen"])
-            audit_record(
-                actor=actor,
-                action="player.withdrawals_frozen",
-                tenant_id=player.tenant_id,
-                target=player,
-                before={"withdrawals_frozen": False},
-                after={"withdrawals_frozen": True},
-                reason=f"chargeback on deposit {deposit.pk}",
-            )
+        player_withdrawals_freeze(
+            player_id=player.pk,
+            tenant_id=player.tenant_id,
+            actor=actor,
+            reason=f"chargeback on deposit {deposit.pk}",
+        )
         _deposit_audit(
             actor=actor, deposit=deposit, action="deposit.charged_back", before=before
         )

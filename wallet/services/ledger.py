@@ -28,6 +28,7 @@ from audit.services import audit_record
 from casino.models import Player
 from common.actors import Actor
 from common.currency import exponent_of
+from common.dberrors import translate_database_error
 from common.errors import (
     IdempotencyKeyReuseConflict,
     IllegalStateTransition,
@@ -219,18 +220,11 @@ def _posting_result(status: str, transaction_id: int, key: str) -> PostingResult
 
 
 def _raise_from_database(exc: DatabaseError) -> None:
-    diag = getattr(exc.__cause__, "diag", None)
-    message = getattr(diag, "message_primary", "") or ""
-    if message == "INSUFFICIENT_FUNDS":
-        raise InsufficientFunds(
-            details={"account_id": int(diag.message_detail)}
-        ) from exc
-    if message == "LEDGER_ACCOUNT_MISMATCH":
-        raise LedgerAccountMismatch(
-            details={"account_id": int(diag.message_detail)}
-        ) from exc
-    if message == "LEDGER_UNBALANCED_TRANSACTION":
-        raise UnbalancedTransaction(details={"database": diag.message_detail}) from exc
+    """Re-raise what the posting functions, triggers and constraints refused as its
+    registry error (``common.dberrors``); anything else propagates unchanged."""
+    error = translate_database_error(exc)
+    if error is not None:
+        raise error from exc
 
 
 def _post_postgres(

@@ -10,16 +10,22 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Sum
 
+from casino.exceptions import PlayerBlocked
 from casino.models import Player
 from common import clock
-from tenants.exceptions import ModuleTemporarilyDisabled
+from common.currency import exponent_of
+from common.errors import ValidationFailed
+from tenants.exceptions import CurrencyNotAllowed, ModuleTemporarilyDisabled
 from tenants.policies import InvalidPolicyValue, policy_amount
 from tenants.services import tenant_policy_get
+from wallet.compliance.deposit_limits import deposit_gate_check
 from wallet.exceptions import (
+    KycRequiredForWithdrawal,
     LimitExceeded,
     VelocityLimitExceeded,
     WithdrawalAmountAboveMaximum,
     WithdrawalAmountBelowMinimum,
+    WithdrawalsFrozen,
 )
 from wallet.models import (
     Account,
@@ -194,12 +200,29 @@ def deposit_limit_check(
         )
 
 
+# --- the one place each money movement checks its policies ---------------------------
+# Deposit start and withdrawal request each call one function below, under the
+# player row lock, and nothing else checks these rules. A new gate (responsible
+# gambling, ...) is added here, once.
+
+
+def _player_may_move_money(*, player: Player, tenant, currency: str) -> None:
+    if not player.is_active:
+        raise PlayerBlocked()
+    exponent_of(currency)
+    if not tenant.currency_allowed(currency):
+        raise CurrencyNotAllowed(details={"currency": currency})
+
+
 def deposit_policy_check(
     *, player: Player, currency: str, amount_minor: int, pending_minor: int = 0
 ) -> None:
-    """Everything the tenant policy says about a new deposit: the deposits kill switch
-    (``ModuleTemporarilyDisabled``, 503), then the daily limit (see
-    ``deposit_limit_check``). Call it where the deposit row is created."""
+    """Everything that may refuse a new deposit, in order: the player is blocked
+    (``PLAYER_BLOCKED``), the deposits kill switch (``MODULE_TEMPORARILY_DISABLED``),
+    the brand does not take the currency (``CURRENCY_NOT_ALLOWED``), the daily limit
+    (``LIMIT_EXCEEDED``, see ``deposit_limit_check``). Call it under the player row
+    lock, where the deposit row is created."""
+    _player_may_move_money(player=player, tenant=player.tenant, currency=currency)
     if not tenant_policy_get(tenant=player.tenant).deposits_enabled:
         raise ModuleTemporarilyDisabled(details={"module": "deposits"})
     deposit_limit_check(
@@ -207,4 +230,41 @@ def deposit_policy_check(
         currency=currency,
         amount_minor=amount_minor,
         pending_minor=pending_minor,
+    )
+    # Issue 13: exclusions and the player's own limits, under the same lock.
+    deposit_gate_check(player=player, currency=currency, amount_minor=amount_minor)
+
+
+def withdrawal_policy_check(
+    *, player: Player, policy, currency: str, amount_minor: int, now
+) -> None:
+    """Everything that may refuse a new withdrawal, in order: the player is blocked,
+    the withdrawals kill switch, a freeze (open dispute), KYC, the brand does not
+    take the currency, a non-positive amount, the amount bounds, velocity, the daily
+    limit. ``player`` is the locked player row."""
+    _player_may_move_money(player=player, tenant=player.tenant, currency=currency)
+    if not policy.withdrawals_enabled:
+        raise ModuleTemporarilyDisabled(details={"module": "withdrawals"})
+    if player.withdrawals_frozen:
+        raise WithdrawalsFrozen()
+    if (
+        policy.kyc_required_for_withdrawal
+        and player.kyc_status != Player.KycStatus.VERIFIED
+    ):
+        raise KycRequiredForWithdrawal(details={"kyc_status": player.kyc_status})
+    if type(amount_minor) is not int or amount_minor <= 0:
+        raise ValidationFailed(
+            "The amount must be positive.",
+            details={"fields": {"amount": ["must be greater than zero"]}},
+        )
+    withdrawal_amount_bounds_check(
+        policy=policy, currency=currency, amount_minor=amount_minor
+    )
+    withdrawal_velocity_check(policy=policy, player=player, now=now)
+    withdrawal_daily_limit_check(
+        policy=policy,
+        player=player,
+        currency=currency,
+        amount_minor=amount_minor,
+        now=now,
     )

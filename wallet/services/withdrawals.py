@@ -17,38 +17,45 @@ from audit.services import audit_record
 from casino.models import Player
 from common import clock
 from common.actors import Actor
-from common.currency import UnknownCurrency, exponent_of
 from common.errors import (
     ApplicationError,
     IdempotencyKeyReuseConflict,
     IllegalStateTransition,
     ValidationFailed,
 )
-from tenants.exceptions import ModuleTemporarilyDisabled
+from tenants.features import tenant_feature_enabled
 from tenants.services import tenant_policy_get
+from wallet.compliance.approvals import (
+    withdrawal_cancel_allowed_check,
+    withdrawal_first_approval_record,
+)
+from wallet.compliance.risk import withdrawal_review_reasons
 from wallet.destinations import (
     destination_encrypt,
     destination_mask,
     destination_normalize,
 )
 from wallet.exceptions import (
-    KycRequiredForWithdrawal,
     PaymentCooldownActive,
     PaymentRetryLimitExceeded,
     PayoutRetryNotAllowed,
-    WithdrawalsFrozen,
 )
 from wallet.models import (
     JournalTransaction,
     PayoutAttempt,
     Withdrawal,
 )
-from wallet.services.ledger import hold_place, hold_post, hold_void
+from wallet.services.ledger import (
+    PostingLine,
+    hold_place,
+    hold_post,
+    hold_void,
+    player_accounts_get_or_create,
+    transaction_post,
+)
 from wallet.services.policies import (
-    withdrawal_amount_bounds_check,
     withdrawal_auto_approvable,
-    withdrawal_daily_limit_check,
-    withdrawal_velocity_check,
+    withdrawal_policy_check,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ _WITHDRAWAL_TRANSITIONS: dict[str, set[str]] = {
     W.APPROVED: {W.PAYOUT_PENDING},
     W.PAYOUT_PENDING: {W.PAID, W.PAYOUT_FAILED},
     W.PAYOUT_FAILED: {W.PAYOUT_PENDING, W.REJECTED},
+    W.PAID: {W.RETURNED},
 }
 
 
@@ -133,36 +141,11 @@ def withdrawal_request(
                 )
             return existing, False
 
-        tenant = locked.tenant
-        policy = tenant_policy_get(tenant=tenant)
-        if not policy.withdrawals_enabled:
-            raise ModuleTemporarilyDisabled(details={"module": "withdrawals"})
-        if locked.withdrawals_frozen:
-            raise WithdrawalsFrozen()
-        if (
-            policy.kyc_required_for_withdrawal
-            and locked.kyc_status != Player.KycStatus.VERIFIED
-        ):
-            raise KycRequiredForWithdrawal(details={"kyc_status": locked.kyc_status})
-        exponent_of(currency)
-        if not tenant.currency_allowed(currency):
-            raise UnknownCurrency(
-                "This brand does not pay out in this currency.",
-                details={"currency": currency},
-            )
-        if type(amount_minor) is not int or amount_minor <= 0:
-            raise ValidationFailed(
-                "The amount must be positive.",
-                details={"fields": {"amount": ["must be greater than zero"]}},
-            )
-        withdrawal_amount_bounds_check(
-            policy=policy, currency=currency, amount_minor=amount_minor
-        )
+        policy = tenant_policy_get(tenant=locked.tenant)
         now = clock.now()
-        withdrawal_velocity_check(policy=policy, player=locked, now=now)
-        withdrawal_daily_limit_check(
-            policy=policy,
+        withdrawal_policy_check(
             player=locked,
+            policy=policy,
             currency=currency,
             amount_minor=amount_minor,
             now=now,
@@ -188,6 +171,14 @@ def withdrawal_request(
             reference=f"withdrawal:{withdrawal.pk}",
         )
         withdrawal.save(update_fields=["hold", "updated_at"])
+        # Issue 13: any risk flag sends it to review, whatever the amount.
+        review_reasons = withdrawal_review_reasons(
+            player=locked,
+            currency=currency,
+            amount_minor=amount_minor,
+            holder_name=normalized["holder_name"],
+            now=now,
+        )
         audit_record(
             actor=actor,
             action="withdrawal.requested",
@@ -198,10 +189,17 @@ def withdrawal_request(
                 "amount_minor": amount_minor,
                 "currency": currency,
                 "destination": withdrawal.destination_masked,
+                "review_reasons": review_reasons,
             },
         )
-        if withdrawal_auto_approvable(
-            policy=policy, currency=currency, amount_minor=amount_minor
+        if (
+            not review_reasons
+            and tenant_feature_enabled(
+                tenant=player.tenant_id, feature="withdrawals_auto_approve"
+            )
+            and withdrawal_auto_approvable(
+                policy=policy, currency=currency, amount_minor=amount_minor
+            )
         ):
             _withdrawal_move(withdrawal, W.APPROVED)
             withdrawal.auto_approved = True
@@ -233,6 +231,10 @@ def withdrawal_approve(
         locked = _withdrawal_lock(withdrawal)
         if locked.state in (W.APPROVED, W.PAYOUT_PENDING, W.PAID, W.PAYOUT_FAILED):
             return locked, False
+        if locked.state == W.REQUESTED and withdrawal_first_approval_record(
+            withdrawal=locked, actor=actor
+        ):
+            return locked, True  # issue 13: awaits a second operator
         before = _withdrawal_move(locked, W.APPROVED)
         locked.reviewed_by_id = actor.user_id
         locked.reviewed_at = clock.now()
@@ -299,6 +301,8 @@ def withdrawal_cancel(
 ) -> tuple[Withdrawal, bool]:
     """The player takes back a withdrawal still awaiting review (requested →
     canceled, hold voided). Locks the withdrawal row; a repeat is a no-op."""
+    # Issue 13: cancel-while-requested is the brand's choice; never once approved.
+    withdrawal_cancel_allowed_check(withdrawal=withdrawal)
     return _withdrawal_release(
         withdrawal=withdrawal,
         actor=actor,
@@ -309,9 +313,15 @@ def withdrawal_cancel(
 
 
 def _payout_attempt_create(
-    *, withdrawal: Withdrawal, number: int, provider: str, actor: Actor
+    *,
+    withdrawal: Withdrawal,
+    number: int,
+    provider: str,
+    actor: Actor,
+    request_key: str = "",
 ) -> PayoutAttempt:
     return PayoutAttempt.objects.create(
+        request_key=request_key,
         tenant_id=withdrawal.tenant_id,
         withdrawal=withdrawal,
         number=number,
@@ -354,6 +364,7 @@ def withdrawal_payout_retry(
     actor: Actor,
     by_player: bool,
     after_attempt_id: int | None = None,
+    request_key: str = "",
 ) -> PayoutAttempt | None:
     """payout_failed → payout_pending with a new attempt (TENANT-POLICY-002).
 
@@ -365,6 +376,8 @@ def withdrawal_payout_retry(
     this returns None (a double click)."""
     with transaction.atomic(savepoint=False):
         locked = _withdrawal_lock(withdrawal)
+        if request_key and locked.attempts.filter(request_key=request_key).exists():
+            return None  # a repeat of a retry that already happened
         latest = locked.attempts.order_by("-number").first()
         if (
             after_attempt_id is not None
@@ -398,7 +411,11 @@ def withdrawal_payout_retry(
         before = _withdrawal_move(locked, W.PAYOUT_PENDING)
         locked.save(update_fields=["state", "updated_at"])
         attempt = _payout_attempt_create(
-            withdrawal=locked, number=latest.number + 1, provider=provider, actor=actor
+            withdrawal=locked,
+            number=latest.number + 1,
+            provider=provider,
+            actor=actor,
+            request_key=request_key,
         )
         audit_record(
             actor=actor,
@@ -543,6 +560,63 @@ def withdrawal_payout_failed(
         audit_record(
             actor=actor,
             action="withdrawal.payout_failed",
+            tenant_id=withdrawal.tenant_id,
+            target=withdrawal,
+            before={"state": before},
+            after={"state": withdrawal.state, "attempt": locked.number},
+            reason=reason.strip(),
+        )
+    return withdrawal, True
+
+
+def withdrawal_payout_returned(
+    *, attempt: PayoutAttempt, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """The PSP says a payout came back. Booked before (paid): the posting of the
+    hold is reversed, so the money is the player's again, once (the reversal key),
+    and the withdrawal is ``returned``. Never booked (still open): the payout did not
+    happen, as ``withdrawal_payout_failed``. Locks the withdrawal, then the attempt;
+    a repeat is a no-op."""
+    with transaction.atomic(savepoint=False):
+        withdrawal, locked = _open_attempt_lock(attempt=attempt)
+        if locked.state in PayoutAttempt.OPEN_STATES:
+            return withdrawal_payout_failed(attempt=attempt, actor=actor, reason=reason)
+        if withdrawal.state == W.RETURNED:
+            return withdrawal, False
+        if locked.state != PayoutAttempt.State.PAID:
+            raise IllegalStateTransition(
+                entity="payout_attempt", from_state=locked.state, to_state="returned"
+            )
+        before = _withdrawal_move(withdrawal, W.RETURNED)
+        posted = withdrawal.hold.resolve_transaction
+        lines = [
+            PostingLine(entry.account, -entry.amount_minor)
+            for entry in posted.entries.select_related("account")
+        ]
+        available, _ = player_accounts_get_or_create(
+            player=withdrawal.player, currency=withdrawal.currency
+        )
+        # The posting moved held → in flight; the return moves in flight → available.
+        lines = [
+            PostingLine(
+                available if line.amount_minor > 0 else line.account, line.amount_minor
+            )
+            for line in lines
+        ]
+        transaction_post(
+            tenant_id=withdrawal.tenant_id,
+            kind=JournalTransaction.Kind.REVERSAL,
+            lines=lines,
+            idempotency_key=f"withdrawal:{withdrawal.pk}:returned",
+            actor=actor,
+            reference=f"withdrawal:{withdrawal.pk}",
+            description=reason.strip() or "payout returned",
+            reverses_id=posted.pk,
+        )
+        withdrawal.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.payout_returned",
             tenant_id=withdrawal.tenant_id,
             target=withdrawal,
             before={"state": before},

@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments.findings import ops_findings_record
 from tenants.models import Tenant
+from wallet.selectors import finding_critical_open_exists
 
 
 def tenant_id_for(slug: str | None) -> tuple[int | None, str]:
@@ -39,6 +41,16 @@ def report_write(command, report, *, title: str, scope: str, order: list[str]) -
     )
 
 
+def findings_exit(command, *, recorded: int, tenant_id: int | None) -> None:
+    """Say how many findings the run recorded; exit 1 while a critical finding is
+    open in the scope (from this run or an earlier one), so cron can alert."""
+    command.stdout.write(f"Findings recorded: {recorded}.")
+    if finding_critical_open_exists(tenant_id=tenant_id):
+        raise CommandError(
+            "Critical reconciliation findings are open: see Findings in the admin."
+        )
+
+
 class PspQueryCommand(BaseCommand):
     """The shape both PSP-asking commands share: ``--older-than-minutes``,
     ``--tenant``, ``--dry-run``, one call of ``run`` and the report."""
@@ -49,6 +61,7 @@ class PspQueryCommand(BaseCommand):
     age_help: str
     title: str
     order: list[str]
+    source: str  # the command's name, recorded on its findings
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -75,3 +88,10 @@ class PspQueryCommand(BaseCommand):
             dry_run=dry_run,
         )
         report_write(self, report, title=self.title, scope=scope, order=self.order)
+        findings_exit(
+            self,
+            recorded=ops_findings_record(
+                findings=report.findings, source=self.source, dry_run=dry_run
+            ),
+            tenant_id=tenant_id,
+        )

@@ -41,3 +41,4 @@ class Command(PspQueryCommand):
     )
     title = "Stale deposits"
     order = ORDER
+    source = "expire_stale_deposits"

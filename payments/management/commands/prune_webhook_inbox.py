@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from common.actors import Actor
 from payments.management.commands._ops import tenant_id_for
-from payments.services import webhook_inbox_prune
+from payments.webhooks.services import webhook_inbox_prune
 
 
 class Command(BaseCommand):

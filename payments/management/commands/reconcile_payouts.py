@@ -42,3 +42,4 @@ class Command(PspQueryCommand):
     )
     title = "Payouts"
     order = ORDER
+    source = "reconcile_payouts"

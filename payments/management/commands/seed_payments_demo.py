@@ -8,7 +8,7 @@ from django.db import transaction
 
 from common.actors import Actor
 from common.demo_guard import demo_seed_refused_without_debug
-from payments.services import psp_config_ensure_simulated
+from payments.config.services import psp_config_ensure_simulated
 from tenants.models import Tenant
 from tenants.services import tenant_create
 

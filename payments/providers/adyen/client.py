@@ -157,7 +157,23 @@ class AdyenApi:
                 "The Adyen client is not configured correctly.",
                 details={"provider": "adyen", "operation": operation},
             ) from exc
-        return dict(result.message or {})
+        except ValueError as exc:  # an answer that is not JSON
+            raise _unreadable(operation) from exc
+        message = result.message
+        if message is None:
+            return {}
+        if not isinstance(message, dict):
+            raise _unreadable(operation)
+        return dict(message)
+
+
+def _unreadable(operation: str) -> ProviderUnavailable:
+    """Adyen answered something we cannot read: whether it acted is unknown."""
+    logger.warning("adyen.call.unreadable_answer", extra={"operation": operation})
+    return ProviderUnavailable(
+        "Adyen's answer could not be read; the outcome is unknown.",
+        details={"provider": "adyen", "operation": operation},
+    )
 
 
 def _translate_response_error(

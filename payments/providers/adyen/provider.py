@@ -15,7 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from payments.budget import psp_timeout
-from payments.exceptions import ProviderError, ProviderNotConfigured
+from payments.events import RejectedItem, WebhookEvent
+from payments.exceptions import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments.providers.adyen import webhooks
 from payments.providers.adyen.client import AdyenApi
 from payments.providers.adyen.config import AdyenConfig
@@ -29,10 +34,9 @@ from payments.providers.base import (
     PayoutResult,
     RefundRequest,
     RefundResult,
-    WebhookEvent,
 )
 
-# Keys the simulator generates (payments.services.psp_config_ensure_simulated).
+# Keys the simulator generates (payments.config.services.psp_config_ensure_simulated).
 SIMULATOR_API_KEY_PREFIX = "AQE_simulator_"
 # Payment link status → our deposit vocabulary.
 LINK_STATUS = {
@@ -149,8 +153,9 @@ class AdyenProvider(PaymentProvider):
             idempotency_key=request.idempotency_key,
         )
         if not answer.get("id") or not answer.get("url"):
-            raise ProviderError(
-                "Adyen answered without a payment link.",
+            # A 2xx we cannot read: the link may exist. Unknown, not failed.
+            raise ProviderUnavailable(
+                "Adyen answered without a payment link; the outcome is unknown.",
                 details={"provider": PROVIDER, "operation": "paymentLinks.create"},
             )
         return CheckoutSession(
@@ -188,9 +193,13 @@ class AdyenProvider(PaymentProvider):
         answer = self.api.payment_link_get(link_id=provider_reference)
         amount = answer.get("amount") or {}
         currency = amount.get("currency")
+        status = LINK_STATUS.get(str(answer.get("status")), "unknown")
         return PaymentStatus(
             provider_reference=provider_reference,
-            status=LINK_STATUS.get(str(answer.get("status")), "unknown"),
+            status=status,
+            outcome={"completed": "paid", "expired": "expired", "pending": "open"}.get(
+                status, "unknown"
+            ),
             amount_minor=(
                 from_adyen_minor(int(amount["value"]), currency)
                 if currency and "value" in amount
@@ -203,8 +212,11 @@ class AdyenProvider(PaymentProvider):
     # -- webhooks ---------------------------------------------------------------------
     def verify_and_parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str]
-    ) -> list[WebhookEvent]:
+    ) -> list[WebhookEvent | RejectedItem]:
         return webhooks.verify_and_parse(body=body, headers=headers, config=self.config)
+
+    def verify_stored_webhook(self, *, body: bytes) -> list[WebhookEvent]:
+        return webhooks.verify_stored(body=body, config=self.config)
 
     def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
         """Parse a stored delivery verified when it arrived (admin reprocess)."""
@@ -302,6 +314,22 @@ class AdyenProvider(PaymentProvider):
         ):
             return  # a generated demo key: there is no Adyen account to ask
         self.api.payment_methods(merchant_account=self.config.merchant_account)
+
+
+def simulated_config(tenant_slug: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A simulated Adyen account for a brand: config fields and generated secrets."""
+    fields = {
+        "merchant_account": f"Simulator{tenant_slug.title()}",
+        "webhook_username": "adyen-simulator",
+        "balance_account_id": f"BASIM{secrets.token_hex(10).upper()}",
+    }
+    generated = {
+        "secret_key": f"{SIMULATOR_API_KEY_PREFIX}{secrets.token_hex(16)}",
+        "hmac_key": secrets.token_hex(32).upper(),
+        "webhook_password": secrets.token_urlsafe(24),
+        "balance_platform_hmac_key": secrets.token_hex(32).upper(),
+    }
+    return fields, generated
 
 
 def build_adyen(config: Any) -> AdyenProvider:

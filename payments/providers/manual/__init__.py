@@ -4,6 +4,6 @@ paid (with the bank's reference) or failed (with a reason) in the admin."""
 from payments.providers.manual.provider import ManualProvider
 from payments.providers.registry import register
 
-register("manual", lambda config: ManualProvider())
+register("manual", lambda config: ManualProvider(), operator_settles_payouts=True)
 
 __all__ = ["ManualProvider"]

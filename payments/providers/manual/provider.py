@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from payments.events import WebhookEvent
 from payments.exceptions import ProviderError
 from payments.providers.base import (
     CheckoutRequest,
@@ -12,15 +13,15 @@ from payments.providers.base import (
     PayoutResult,
     RefundRequest,
     RefundResult,
-    WebhookEvent,
 )
 
 
 class ManualProvider(PaymentProvider):
     """Payouts only. ``send_payout`` queues the transfer for an operator and answers
-    "pending"; the outcome arrives through ``payments.providers.manual.operations``."""
+    "pending"; the outcome arrives through ``payments.withdrawals.manual``."""
 
     name = "manual"
+    operator_settles_payouts = True
 
     def send_payout(self, request: PayoutRequest) -> PayoutResult:
         return PayoutResult(

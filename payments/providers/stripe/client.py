@@ -99,6 +99,16 @@ class StripeApi:
                 getattr(exc, "user_message", None) or "Stripe refused the request.",
                 details=details,
             ) from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # An answer the library could not read: whether Stripe acted is unknown.
+            logger.warning(
+                "stripe.unreadable_answer",
+                extra={"operation": operation, "error_type": type(exc).__name__},
+            )
+            raise ProviderUnavailable(
+                "Stripe's answer could not be read; the outcome is unknown.",
+                details={"provider": "stripe", "operation": operation},
+            ) from exc
 
 
 def _has_requests() -> bool:

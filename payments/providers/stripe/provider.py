@@ -12,7 +12,12 @@ from django.core import signing
 from django.urls import reverse
 
 from payments.budget import psp_retries, psp_timeout
-from payments.exceptions import ProviderError, ProviderNotConfigured
+from payments.events import WebhookEvent
+from payments.exceptions import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments.providers import base
 from payments.providers.stripe import mapping, webhooks
 from payments.providers.stripe.client import StripeApi
@@ -23,6 +28,16 @@ SIMULATOR_KEY_PREFIX = "sk_test_simulator"
 
 def simulator_enabled() -> bool:
     return bool(getattr(settings, "PAYMENTS_SIMULATOR_ENABLED", False))
+
+
+def simulated_config(tenant_slug: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A simulated Stripe account for a brand: config fields and generated secrets."""
+    fields = {"publishable_key": f"pk_test_simulator{secrets.token_hex(8)}"}
+    generated = {
+        "secret_key": f"{SIMULATOR_KEY_PREFIX}{secrets.token_hex(16)}",
+        "webhook_secret": f"whsec_simulator{secrets.token_hex(16)}",
+    }
+    return fields, generated
 
 
 class StripeProvider(base.PaymentProvider):
@@ -73,7 +88,8 @@ class StripeProvider(base.PaymentProvider):
             idempotency_key=request.idempotency_key,
         )
         if not session.get("id") or not session.get("url"):
-            raise ProviderError(
+            # A 2xx we cannot read: the session may exist. Unknown, not failed.
+            raise ProviderUnavailable(
                 "Stripe returned a checkout session without an id or url.",
                 details={"provider": self.name},
             )
@@ -108,7 +124,7 @@ class StripeProvider(base.PaymentProvider):
 
     def verify_and_parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str]
-    ) -> list[base.WebhookEvent]:
+    ) -> list[WebhookEvent]:
         signature = None
         for name, value in headers.items():
             if name.lower() == "stripe-signature":
@@ -121,7 +137,7 @@ class StripeProvider(base.PaymentProvider):
         )
         return [mapping.event_parse(body)]
 
-    def parse_verified_webhook(self, *, body: bytes) -> list[base.WebhookEvent]:
+    def parse_verified_webhook(self, *, body: bytes) -> list[WebhookEvent]:
         return [mapping.event_parse(body)]
 
     # --- the rest of the interface ----------------------------------------------
@@ -139,7 +155,11 @@ class StripeProvider(base.PaymentProvider):
                 "amount": mapping.to_stripe_amount(
                     request.amount_minor, request.currency
                 ),
-                "metadata": {"deposit_id": str(request.deposit_id)},
+                # charge.refund.updated carries it back to our refund row.
+                "metadata": {
+                    "deposit_id": str(request.deposit_id),
+                    "refund": f"refund:{request.refund_id}",
+                },
             },
             idempotency_key=request.idempotency_key,
         )
@@ -158,6 +178,10 @@ class StripeProvider(base.PaymentProvider):
         return base.PaymentStatus(
             provider_reference=provider_reference,
             status=f"{session.get('status')}/{session.get('payment_status')}",
+            outcome=mapping.checkout_outcome(
+                session=str(session.get("status") or ""),
+                payment=str(session.get("payment_status") or ""),
+            ),
             amount_minor=mapping.from_stripe_amount(amount, currency)
             if amount is not None and currency
             else None,

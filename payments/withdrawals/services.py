@@ -1,0 +1,273 @@
+"""The withdrawal flow's services: every door (API, admin, portal, commands) calls
+these, never the wallet's transitions directly.
+
+The wallet owns the withdrawal state machine; this module adds what the wallet must
+not know: which provider pays a withdrawal out, and calling it. Dispatch runs after
+the deciding transaction commits (``transaction.on_commit``), so no row lock is held
+while a provider is called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from casino.models import Player
+from common.actors import Actor
+from common.crypto import decrypt_json
+from common.queue import task_enqueue_on_commit
+from payments.config.services import psp_config_ensure_simulated
+from payments.exceptions import (
+    PayoutOutcomeMustBeAsked,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
+from payments.providers.base import PayoutRequest
+from payments.providers.registry import (
+    provider_build,
+    provider_operator_settles_payouts,
+)
+from payments.providers.stripe.provider import simulator_enabled
+from payments.selectors import payment_route_get, psp_config_for_payout
+from payments.withdrawals.closed_loop import withdrawal_payout_name_check
+from tenants.features import tenant_provider_require
+from wallet.exceptions import (
+    PaymentCooldownActive,
+    PaymentRetryLimitExceeded,
+    PayoutRetryNotAllowed,
+)
+from wallet.models import PayoutAttempt, Withdrawal
+from wallet.services import (
+    payout_attempt_claim,
+    payout_attempt_outcome_unknown,
+    payout_attempt_provider_reference_set,
+    withdrawal_approve,
+    withdrawal_cancel,
+    withdrawal_payout_failed,
+    withdrawal_payout_retry,
+    withdrawal_payout_start,
+    withdrawal_payout_succeeded,
+    withdrawal_reject,
+    withdrawal_request,
+    withdrawal_retry_blocked_record,
+)
+
+logger = logging.getLogger(__name__)
+
+AUTO_APPROVE = Actor.system("auto-approve")
+
+
+def payout_provider_for(withdrawal: Withdrawal) -> str:
+    """The provider that pays this withdrawal out: the brand's payment route for the
+    withdrawal's currency (admin: Payments › Payment routes), ``manual`` without one."""
+    provider = payment_route_get(
+        tenant_id=withdrawal.tenant_id, currency=withdrawal.currency
+    ).payout
+    tenant_provider_require(tenant=withdrawal.tenant_id, provider=provider)
+    return provider
+
+
+def _dispatch_after_commit(attempt: PayoutAttempt) -> None:
+    # On a worker (payments.tasks); a lost message leaves the attempt pending, which
+    # the outbox sweep re-drives.
+    task_enqueue_on_commit("payments.payout_dispatch", attempt_id=attempt.pk)
+
+
+def _payout_start(*, withdrawal: Withdrawal, actor: Actor) -> PayoutAttempt | None:
+    attempt = withdrawal_payout_start(
+        withdrawal=withdrawal, provider=payout_provider_for(withdrawal), actor=actor
+    )
+    if attempt is not None:
+        _dispatch_after_commit(attempt)
+    return attempt
+
+
+def withdrawal_submit(
+    *,
+    player: Player,
+    amount_minor: int,
+    currency: str,
+    destination: Mapping[str, Any],
+    idempotency_key: str,
+) -> tuple[Withdrawal, bool]:
+    """A player's withdrawal request; an auto-approved one starts its payout at once.
+    Joins the caller's transaction."""
+    with transaction.atomic(savepoint=False):
+        withdrawal, created = withdrawal_request(
+            player=player,
+            amount_minor=amount_minor,
+            currency=currency,
+            destination=destination,
+            idempotency_key=idempotency_key,
+            actor=Actor.for_player(player),
+        )
+        if created and withdrawal.state == Withdrawal.State.APPROVED:
+            _payout_start(withdrawal=withdrawal, actor=AUTO_APPROVE)
+            withdrawal.refresh_from_db()
+    return withdrawal, created
+
+
+def withdrawal_review_approve(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """An operator approves: requested → approved → payout_pending, dispatched after
+    commit. Joins the caller's transaction; a repeat changes nothing."""
+    with transaction.atomic(savepoint=False):
+        withdrawal_payout_name_check(withdrawal=withdrawal)  # issue 13: closed loop
+        withdrawal, changed = withdrawal_approve(withdrawal=withdrawal, actor=actor)
+        if changed and withdrawal.state == Withdrawal.State.APPROVED:
+            _payout_start(withdrawal=withdrawal, actor=actor)
+            withdrawal.refresh_from_db()
+    return withdrawal, changed
+
+
+_RETRY_REFUSALS = (
+    PaymentRetryLimitExceeded,
+    PaymentCooldownActive,
+    PayoutRetryNotAllowed,
+)
+
+
+def payout_retry(
+    *,
+    withdrawal: Withdrawal,
+    actor: Actor,
+    by_player: bool,
+    after_attempt_id: int | None = None,
+    request_key: str = "",
+) -> PayoutAttempt | None:
+    """Retry a failed payout (TENANT-POLICY-002), for the API and the admin alike.
+    ``None`` when it already happened: a newer attempt than ``after_attempt_id``
+    exists, or one was made for the same ``request_key`` (Idempotency-Key).
+
+    Owns its transactions, unlike the other doors: a policy refusal rolls the retry
+    back whole and then leaves one audit row in a transaction of its own."""
+    try:
+        with transaction.atomic(durable=True):
+            attempt = withdrawal_payout_retry(
+                withdrawal=withdrawal,
+                provider=payout_provider_for(withdrawal),
+                actor=actor,
+                by_player=by_player,
+                after_attempt_id=after_attempt_id,
+                request_key=request_key,
+            )
+            if attempt is not None:
+                _dispatch_after_commit(attempt)
+    except _RETRY_REFUSALS as refusal:
+        with transaction.atomic(durable=True):
+            withdrawal_retry_blocked_record(
+                withdrawal=withdrawal, actor=actor, error=refusal
+            )
+        logger.info(
+            "withdrawal.payout_retry_blocked",
+            extra={"withdrawal_id": withdrawal.pk, "code": refusal.code},
+        )
+        raise
+    return attempt
+
+
+def withdrawal_review_reject(
+    *, withdrawal: Withdrawal, actor: Actor, reason: str
+) -> tuple[Withdrawal, bool]:
+    """An operator rejects: the hold is voided. Joins the caller's transaction."""
+    return withdrawal_reject(withdrawal=withdrawal, actor=actor, reason=reason)
+
+
+def withdrawal_cancel_by_player(
+    *, withdrawal: Withdrawal, actor: Actor
+) -> tuple[Withdrawal, bool]:
+    """The player takes back a withdrawal awaiting review; a repeat changes nothing
+    (``changed`` False). Joins the caller's transaction."""
+    return withdrawal_cancel(withdrawal=withdrawal, actor=actor)
+
+
+def payout_outcome_settle_by_operator_check(*, attempt: PayoutAttempt) -> None:
+    """Only an operator-settled provider (manual bank transfer) may be marked paid
+    or failed by hand. A PSP payout whose outcome is unknown is settled by asking
+    the PSP (``reconciliation.payout_attempt_status_check``), never by a guess: marking it failed
+    and retrying could pay the player twice."""
+    if not provider_operator_settles_payouts(attempt.provider):
+        raise PayoutOutcomeMustBeAsked(
+            details={"attempt": attempt.number, "provider": attempt.provider}
+        )
+
+
+def payout_dispatch(*, attempt_id: int) -> None:
+    """Send one payout attempt to its provider. Runs after commit with no lock held;
+    each outcome is recorded in a transaction of its own. An attempt is sent at most
+    once (claimed first); a provider that does not answer leaves the withdrawal
+    payout_pending with its funds held."""
+    with transaction.atomic(durable=True):
+        attempt = payout_attempt_claim(attempt_id=attempt_id)
+    if attempt is None:
+        return
+    withdrawal = attempt.withdrawal
+    psp = Actor.psp(attempt.provider)
+    request = PayoutRequest(
+        withdrawal_id=withdrawal.pk,
+        attempt_id=attempt.pk,
+        amount_minor=withdrawal.amount_minor,
+        currency=withdrawal.currency,
+        destination=decrypt_json(withdrawal.destination_encrypted),
+        idempotency_key=attempt.idempotency_key,
+        reference=f"withdrawal:{withdrawal.pk}",
+    )
+    log = {"withdrawal_id": withdrawal.pk, "attempt": attempt.number}
+    try:
+        config = psp_config_for_payout(
+            tenant_id=attempt.tenant_id, provider=attempt.provider
+        )
+        if (
+            config is None
+            and not provider_operator_settles_payouts(attempt.provider)
+            and simulator_enabled()
+        ):
+            config = psp_config_ensure_simulated(
+                tenant=withdrawal.tenant, provider=attempt.provider
+            )
+        provider = provider_build(name=attempt.provider, config=config)
+        result = provider.send_payout(request)
+    except ProviderUnavailable as exc:
+        logger.warning("withdrawal.payout_outcome_unknown", extra=log)
+        with transaction.atomic(durable=True):
+            payout_attempt_outcome_unknown(
+                attempt=attempt, actor=psp, detail=exc.message
+            )
+        return
+    except (ProviderError, ProviderNotConfigured) as exc:
+        # Refused, or never sent (no config): the payout did not happen.
+        logger.info("withdrawal.payout_refused", extra=log)
+        with transaction.atomic(durable=True):
+            withdrawal_payout_failed(attempt=attempt, actor=psp, reason=exc.message)
+        return
+    except Exception:
+        # We cannot tell whether money left: treat it like a timeout.
+        logger.exception("withdrawal.payout_dispatch_crashed", extra=log)
+        with transaction.atomic(durable=True):
+            payout_attempt_outcome_unknown(
+                attempt=attempt, actor=psp, detail="dispatch error"
+            )
+        return
+    with transaction.atomic(durable=True):
+        if result.status == "paid":
+            withdrawal_payout_succeeded(
+                attempt=attempt,
+                actor=psp,
+                provider_reference=result.provider_reference,
+            )
+        elif result.status == "failed":
+            withdrawal_payout_failed(
+                attempt=attempt,
+                actor=psp,
+                reason=result.failure_reason or "refused by the provider",
+            )
+        else:
+            payout_attempt_provider_reference_set(
+                attempt=attempt, provider_reference=result.provider_reference
+            )
+    logger.info("withdrawal.payout_sent", extra={**log, "status": result.status})
