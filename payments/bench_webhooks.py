@@ -32,9 +32,9 @@ from django.db import connection
 
 from common import crypto
 from common.actors import Actor
+from payments.config.services import psp_config_save
 from payments.models import PSPConfig, WebhookInbox
 from payments.providers.stripe.client import webhook_signature_header
-from payments.services import psp_config_save
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from wallet import services as wallet

@@ -29,6 +29,8 @@ def production_env(**overrides: str) -> dict[str, str]:
             "CACHE_URL": REDIS_URL,
             "CELERY_BROKER_URL": REDIS_URL,
             "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+            # issue 10's mailer: `check --deploy` refuses the console backend.
+            "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
         }
     )
     for key, value in overrides.items():

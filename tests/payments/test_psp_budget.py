@@ -10,8 +10,8 @@ from django.db import transaction
 from kombu import pools as kombu_pools
 
 from common.actors import Actor
-from payments.payouts import withdrawal_review_approve
 from payments.tasks import deposit_checkout_open
+from payments.withdrawals.services import withdrawal_review_approve
 from tests.factories import PlayerFactory, token_for
 from tests.payments.factories import PSPConfigFactory
 from tests.withdrawals.factories import (

@@ -142,7 +142,7 @@ def test_retries_back_off_exponentially(settings):
 
 
 def test_a_payout_whose_dispatch_message_was_lost_is_sent_by_the_sweep(monkeypatch):
-    from payments.payouts import withdrawal_review_approve
+    from payments.withdrawals.services import withdrawal_review_approve
 
     def refuse(self, *args, **kwargs):
         raise ConnectionError("broker unreachable")
