@@ -15,7 +15,11 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 
 PY := $(VENV)/bin/python
 
-.PHONY: help venv install install-dev migrate seed run test test-fast lint format bench check clean
+# DEBUG is off unless asked for (casino/settings.py); the development targets ask,
+# unless the environment already says. `make serve` is production and turns it off.
+export DEBUG ?= true
+
+.PHONY: help venv install install-dev migrate seed run test test-fast lint format bench check clean serve worker beat bench-webhooks
 
 help:
 	@echo "make run    - set up, migrate, seed demo data, serve on http://$(HOST):$(PORT)"
@@ -82,6 +86,22 @@ format: install-dev
 
 bench: install
 	$(PY) manage.py bench_ledger
+
+# issue 9: production processes (docs/deploy.md). They need the production
+# environment: SECRET_KEY, FIELD_ENCRYPTION_KEYS, DATABASE_URL, CACHE_URL,
+# CELERY_BROKER_URL, ALLOWED_HOSTS.
+serve: install
+	DEBUG=false $(PY) manage.py collectstatic --noinput -v 0
+	DEBUG=false $(VENV)/bin/gunicorn casino.wsgi -c casino/gunicorn_conf.py
+
+worker: install
+	DEBUG=false $(VENV)/bin/celery -A casino worker --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-4}
+
+beat: install
+	DEBUG=false $(VENV)/bin/celery -A casino beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-/tmp/casino-celerybeat-schedule}
+
+bench-webhooks: install
+	$(PY) manage.py bench_webhooks
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles test-artifacts

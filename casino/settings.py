@@ -14,10 +14,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# Refused by casino.checks when DEBUG is False.
+# Refused when DEBUG is False (casino.production, at load time).
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make run` and the test settings turn it on.
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", ".localhost", "testserver"]
@@ -80,7 +81,10 @@ WSGI_APPLICATION = "casino.wsgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Persistent connections (one per worker thread, re-checked before reuse): a new
+# PostgreSQL connection per request halved throughput. 0 closes after each request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL plus a busy timeout lets the dev server's threads wait for the
     # single writer instead of failing with "database is locked".
@@ -203,7 +207,9 @@ ADYEN_TIMEOUT_SECONDS = env.float("ADYEN_TIMEOUT_SECONDS", default=20.0)
 # The ledger's posting call runs as a server-side prepared statement (docs/ledger.md).
 # Set False behind PgBouncer in transaction mode older than 1.21 (or without
 # max_prepared_statements), which cannot route prepared statements.
-WALLET_PREPARED_POSTING = env.bool("WALLET_PREPARED_POSTING", default=True)
+WALLET_PREPARED_POSTING = env.bool(
+    "WALLET_PREPARED_POSTING", default=not env.bool("DATABASE_PGBOUNCER", default=False)
+)
 
 # ---- Issue 10: authentication hardening and the request edge (docs/security.md) ----
 # The request edge (common/edge.py) runs before everything else: NUL bytes and
@@ -299,3 +305,191 @@ AUDIT_SEAL_MAX_LAG_SECONDS = env.int("AUDIT_SEAL_MAX_LAG_SECONDS", default=300)
 # brand is sealed in batches, not once per posting; what a skipped seal leaves is
 # sealed by the next one or by `audit_seal`). 0: after every commit.
 AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=1.0)
+
+# --- issue 9: production server, workers, health and metrics (docs/deploy.md) --------
+
+# Behind PgBouncer in transaction mode a connection is another backend on every
+# transaction: no prepared statements, no server-side (named) cursors.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Static files served by the app itself (WhiteNoise), compressed and cache-busted
+# after `manage.py collectstatic`; DEBUG keeps Django's own finders.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+# Development serves from the apps' folders as files change (no collectstatic).
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# HTTPS and cookies: safe by default with DEBUG off, each overridable by the
+# environment variable of the same name (e.g. SECURE_SSL_REDIRECT=false behind a
+# proxy that already redirects).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The load balancer's plain-HTTP probes reach health and metrics without a redirect.
+SECURE_REDIRECT_EXEMPT = env.list(
+    "SECURE_REDIRECT_EXEMPT", default=[r"^health/", r"^metrics$"]
+)
+# Trusted proxy: "HTTP_X_FORWARDED_PROTO,https" when a proxy terminates TLS and sets
+# that header (and strips it from clients). Unset: no header is trusted.
+SECURE_PROXY_SSL_HEADER = (
+    tuple(env.list("SECURE_PROXY_SSL_HEADER")) or None
+    if env.str("SECURE_PROXY_SSL_HEADER", default="")
+    else None
+)
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+
+# Content-Security-Policy on every response (Django's built-in middleware). Nothing
+# inline runs: the admin, the portal and the API docs load their scripts from /static/.
+from django.utils.csp import CSP  # noqa: E402
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+    "django.template.context_processors.csp"
+)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+# Request ids: taken from X-Request-ID (the load balancer's) or made up, echoed in
+# the response, put on every log line and carried into the tasks a request enqueues.
+MIDDLEWARE.insert(0, "common.request_id.RequestIdMiddleware")
+
+# Celery (casino/celery.py): Redis broker in production. In development without a
+# broker the tasks run eagerly, in-process, right after the enqueuing transaction
+# commits, so `make run` and the tests need nothing else; with DEBUG off an empty
+# broker is refused unless CELERY_TASK_ALWAYS_EAGER=true says so on purpose.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=DEBUG and not CELERY_BROKER_URL
+)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message queued
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis redelivers an unacknowledged message after this long: longer than any
+    # task may run (the PSP timeouts above), shorter than the sweep.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+}
+# An enqueue that cannot reach the broker gives up quickly: the row is committed and
+# the outbox sweep sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Retries back off exponentially from this many seconds (webhook apply, dispatch);
+# after TASK_MAX_ATTEMPTS tries a webhook delivery is dead-lettered (admin re-drives).
+TASK_RETRY_BACKOFF_SECONDS = env.int("TASK_RETRY_BACKOFF_SECONDS", default=10)
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=6)
+# The outbox sweep re-enqueues rows left waiting this long (lost message, dead
+# worker, crash between commit and enqueue).
+OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "payments.outbox_sweep", "schedule": 60.0},
+    "expire-stale-deposits": {
+        "task": "payments.expire_stale_deposits",
+        "schedule": 15 * 60.0,
+    },
+    "reconcile-payouts": {"task": "payments.reconcile_payouts", "schedule": 10 * 60.0},
+    "prune-webhook-inbox": {
+        "task": "payments.prune_webhook_inbox",
+        "schedule": 24 * 3600.0,
+    },
+    "reconcile-ledger": {"task": "wallet.reconcile", "schedule": 3600.0},
+    "worker-heartbeat": {"task": "casino.worker_heartbeat", "schedule": 30.0},
+    # Issues 11 and 12: the audit chain's sweep, system balance checkpoints, the
+    # settlement-file inbox and CRM segment membership.
+    "audit-seal": {"task": "audit.seal", "schedule": 60.0},
+    "checkpoint-system-balances": {
+        "task": "wallet.checkpoint_system_balances",
+        "schedule": 5 * 60.0,
+    },
+    "settlement-inbox": {
+        "task": "reconciliation.settlement_inbox",
+        "schedule": 3600.0,
+    },
+    "crm-refresh-segments": {"task": "crm.refresh_segments", "schedule": 3600.0},
+}
+
+# Webhook endpoints: bodies over this many bytes are refused before anything is
+# stored; unauthenticated deliveries are rate-limited per endpoint; a brand's config
+# and decrypted secrets are cached in-process this many seconds.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+RATELIMIT_RATES["webhook_rejected"] = env.str(
+    "RATELIMIT_WEBHOOK_REJECTED", default="60/m"
+)
+WEBHOOK_CONFIG_CACHE_SECONDS = env.int("WEBHOOK_CONFIG_CACHE_SECONDS", default=30)
+
+# A player's deposit start waits at most this long for the PSP's checkout; then it
+# answers "pending, poll this deposit" and the call finishes in the background.
+DEPOSIT_START_BUDGET_SECONDS = env.float("DEPOSIT_START_BUDGET_SECONDS", default=5.0)
+
+# Health (django-health-check, /health/) and metrics (prometheus-client, /metrics).
+INSTALLED_APPS += ["health_check"]
+# Health fails when the oldest verified, unapplied webhook waited this long, or the
+# last worker heartbeat is older than this (seconds).
+HEALTH_WEBHOOK_BACKLOG_SECONDS = env.int("HEALTH_WEBHOOK_BACKLOG_SECONDS", default=300)
+HEALTH_WORKER_HEARTBEAT_SECONDS = env.int(
+    "HEALTH_WORKER_HEARTBEAT_SECONDS", default=120
+)
+
+# With a token set, /metrics answers only `Authorization: Bearer <token>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# JSON logs (one object per line, with the request id) unless LOG_FORMAT=plain.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+LOGGING["filters"] = {"request_id": {"()": "common.request_id.RequestIdLogFilter"}}
+LOGGING["formatters"]["json"] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+
+# Refuse to load unsafe production settings: gunicorn and Celery run no system checks.
+from casino.production import unsafe_production_settings  # noqa: E402
+
+_unsafe = unsafe_production_settings(globals())
+if _unsafe:
+    from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+    raise ImproperlyConfigured(
+        "refusing to start with DEBUG off: " + "; ".join(_unsafe)
+    )

@@ -3,11 +3,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from health_check.views import HealthCheckView
 
 from casino import apis as casino_apis
 from casino import apis_exclusions as exclusion_apis
+from casino.health import Broker, WorkerHeartbeat, liveness
+from casino.metrics import metrics_view
 from payments.deposits import apis as payments_apis
+from payments.health import WebhookBacklog
+from payments.metrics import PaymentsCollector
 from payments.webhooks import apis as webhook_apis
 from payments.withdrawals import apis as withdrawal_apis
 from wallet import apis as wallet_apis
@@ -122,13 +127,33 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
 ]
 
-# Decided when the URLconf loads: without the setting the simulator does not exist.
-if settings.PAYMENTS_SIMULATOR_ENABLED:
+# issue 9: health (load balancers, orchestrators) and metrics (Prometheus).
+urlpatterns += [
+    path("health/live", liveness, name="health-live"),
+    path(
+        "health/",
+        HealthCheckView.as_view(
+            checks=[
+                "health_check.checks.Database",
+                "health_check.checks.Cache",
+                Broker,
+                WorkerHeartbeat,
+                WebhookBacklog,
+            ]
+        ),
+        name="health",
+    ),
+    path("metrics", metrics_view(collectors=[PaymentsCollector()]), name="metrics"),
+]
+
+# Decided when the URLconf loads: without the setting and DEBUG the simulator does
+# not exist (settings refuse the setting with DEBUG off anyway).
+if settings.PAYMENTS_SIMULATOR_ENABLED and settings.DEBUG:
     urlpatterns.append(path("payments/simulator/", include("payments.simulator.urls")))
 
 urlpatterns.append(path("", include("portal.urls")))

@@ -206,6 +206,7 @@ class WebhookInboxAdmin(TenantScopedAdmin):
         "deposit_id",
         "duplicate_of",
         "attempts",
+        "retry_at",
         "received_at",
         "processed_at",
         "headers",
@@ -224,7 +225,9 @@ class WebhookInboxAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # read-only; the reprocess action is the one way to act
 
-    @admin.action(description="Reprocess (verified deliveries that failed)")
+    @admin.action(
+        description="Reprocess (verified deliveries that failed or were dead-lettered)"
+    )
     def reprocess(self, request, queryset):
         for inbox in queryset:
             try:

@@ -112,6 +112,31 @@ class RefundExceedsRefundable(ApplicationError):
     default_message = "The refund is larger than what is left to refund on the deposit."
 
 
+# --- issue 9: webhooks acknowledged fast, requests bounded by a PSP budget ----------
+
+
+class WebhookPayloadTooLarge(ApplicationError):
+    """Refused before anything is stored (settings.WEBHOOK_MAX_BODY_BYTES)."""
+
+    code = "WEBHOOK_PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_message = "The webhook body is larger than this endpoint accepts."
+
+
+class DepositCheckoutPending(ApplicationError):
+    """Not a failure: the PSP did not open the checkout within the request's budget
+    (DEPOSIT_START_BUDGET_SECONDS). The deposit exists; a worker finishes opening
+    it. Poll ``GET /api/v1/deposits/<id>`` until ``checkout_url`` is set (or replay
+    the request with the same Idempotency-Key)."""
+
+    code = "DEPOSIT_CHECKOUT_PENDING"
+    http_status = 202
+    default_message = (
+        "The payment provider is slow to answer; the deposit is pending. Poll it "
+        "for its checkout URL."
+    )
+
+
 # --- issue 8 --------------------------------------------------------------------------
 class PayoutOutcomeMustBeAsked(ApplicationError):
     """A PSP payout cannot be marked paid or failed by hand: its outcome is asked of

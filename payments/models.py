@@ -169,6 +169,7 @@ class WebhookInbox(models.Model):
         IGNORED = "ignored", "Ignored (not for us)"
         FAILED = "failed", "Failed (will be retried)"
         DUPLICATE = "duplicate", "Duplicate delivery"
+        DEAD = "dead", "Dead-lettered (retries exhausted; reprocess in the admin)"
 
     provider = models.CharField(max_length=32)
     config = models.ForeignKey(
@@ -190,6 +191,9 @@ class WebhookInbox(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     attempts = models.PositiveIntegerField(default=0)
+    # When a failed application is tried again (payments.outbox): the sweep
+    # re-enqueues a failed row whose retry is this overdue.
+    retry_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -209,7 +213,14 @@ class WebhookInbox(models.Model):
         indexes = [
             models.Index(
                 fields=["tenant", "status", "-id"], name="webhook_tenant_status"
-            )
+            ),
+            # The outbox sweep, health and metrics look for the few rows still to
+            # apply, oldest first, without scanning the applied millions.
+            models.Index(
+                fields=["status", "received_at"],
+                name="webhook_status_received",
+                condition=Q(status__in=["received", "failed", "dead"]),
+            ),
         ]
 
     def __str__(self) -> str:

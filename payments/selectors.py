@@ -80,3 +80,20 @@ def psp_config_for_payout(*, tenant_id: int, provider: str) -> PSPConfig | None:
         .filter(tenant_id=tenant_id, provider=provider)
         .first()
     )
+
+
+# --- issue 9: health and metrics (platform-wide, not per tenant) -------------------
+
+
+def webhook_oldest_unapplied_received_at():
+    """When the oldest verified delivery still to apply arrived (received with an
+    event id, or failed and due again); None when there is none."""
+    return (
+        WebhookInbox.objects.filter(
+            status__in=[WebhookInbox.Status.RECEIVED, WebhookInbox.Status.FAILED]
+        )
+        .exclude(event_id="")
+        .order_by("received_at")
+        .values_list("received_at", flat=True)
+        .first()
+    )

@@ -25,6 +25,7 @@ from common.errors import ApplicationError, RateLimited
 from common.ratelimit import account_ratelimit_check, account_ratelimit_count
 from payments.deposits.apis import deposit_return_url
 from payments.deposits.services import deposit_start
+from payments.exceptions import DepositCheckoutPending
 from payments.withdrawals.services import (
     withdrawal_cancel_by_player,
     withdrawal_submit,
@@ -243,6 +244,10 @@ def deposit_new(request):
                     currency=data["currency"],
                     idempotency_key=f"portal-{data['idempotency_key']}",
                     return_url_for=lambda d: deposit_return_url(request, d),
+                )
+            except DepositCheckoutPending as pending:  # the PSP is slow: poll
+                return redirect(
+                    "portal:deposit-status", deposit_id=pending.details["deposit_id"]
                 )
             except ApplicationError as error:
                 form.add_error(None, f"{_error_text(error)} ({error.code})")

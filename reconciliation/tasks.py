@@ -1,24 +1,20 @@
-"""The scheduled sweep of the settlement inbox, for a scheduler to call.
-
-Celery is not installed on this branch; with it, the beat task is these lines
-(docs/reconciliation.md has the beat entry)::
-
-    @shared_task
-    def reconcile_psp_inbox_task():
-        settlement_inbox_sweep_configured()
-"""
+"""Celery tasks of reconciliation: settlement files dropped in the inbox folder."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
+from celery import shared_task
 from django.conf import settings
+from django.core.management import call_command
 
-from reconciliation.settlement.inbox import InboxOutcome, settlement_inbox_sweep
 
-
-def settlement_inbox_sweep_configured() -> list[InboxOutcome]:
-    """Sweep ``RECONCILIATION_INBOX_DIR`` if it is set (a no-op otherwise)."""
+@shared_task(name="reconciliation.settlement_inbox")
+def settlement_inbox() -> str:
+    """Import what the PSPs' reports left in RECONCILIATION_INBOX_DIR (nothing to do
+    when it is not configured)."""
     if not settings.RECONCILIATION_INBOX_DIR:
-        return []
-    return settlement_inbox_sweep(root=Path(settings.RECONCILIATION_INBOX_DIR))
+        return "RECONCILIATION_INBOX_DIR is not set"
+    out = io.StringIO()
+    call_command("reconcile_psp_inbox", stdout=out)
+    return out.getvalue()[-2000:]

@@ -15,6 +15,11 @@ def pytest_collection_modifyitems(config, items):
     are skipped with a reason; with REQUIRE_POSTGRES=1 (CI) they must run."""
     from django.conf import settings
 
+    # The browser tests run last (a stable sort, after pytest-django's own order):
+    # Playwright's sync API leaves an asyncio loop running in the main thread, and
+    # asgiref's async_to_sync (django-health-check's checks, issue 9) refuses to run
+    # in a thread with a running loop.
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid)
     engine = settings.DATABASES["default"]["ENGINE"]
     on_postgres = "postgresql" in engine
     _replica_tests_skip_unless_configured(settings, items)

@@ -89,7 +89,10 @@ FLOW_ROOMS = ("deposits", "withdrawals", "webhooks")
 DOOR_NAMES = {"apis.py", "admin.py", "views.py"}
 # Every door goes through payments' flows; seed_demo included (it is a payments
 # command since demo data goes through the real deposit and payout flows).
-KNOWN_EXCEPTIONS: set[Path] = set()
+# One exception: the webhook benchmark (issue 9) makes its pending deposits the way
+# the tests' ``pending_deposit`` factory does (no PSP call), so the measured PSP events
+# have something to complete.
+KNOWN_EXCEPTIONS: set[Path] = {ROOT / "payments" / "bench_webhooks.py"}
 
 
 def wallet_transitions_used(path: Path) -> set[str]:

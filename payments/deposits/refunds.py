@@ -10,7 +10,6 @@ succeeded and pending refunds plus any chargeback stays within the deposit.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Sum
@@ -19,6 +18,7 @@ from audit.services import audit_record
 from common.actors import Actor
 from common.currency import format_money
 from common.errors import IdempotencyKeyReuseConflict
+from common.queue import task_enqueue_on_commit
 from payments.exceptions import (
     ProviderError,
     ProviderUnavailable,
@@ -125,7 +125,8 @@ def refund_request(
                 "reason": reason,
             },
         )
-        transaction.on_commit(partial(refund_dispatch, refund_id=refund.pk))
+        # On a worker (payments.tasks); the sweep re-drives a refund left pending.
+        task_enqueue_on_commit("payments.refund_dispatch", refund_id=refund.pk)
     return refund
 
 

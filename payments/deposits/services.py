@@ -11,13 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 
 from casino.models import Player
 from common.actors import Actor
 from common.locks import advisory_lock
+from common.queue import task_enqueue
+from payments.budget import psp_time_budget
 from payments.config.services import psp_config_ensure_simulated
-from payments.exceptions import ProviderError
+from payments.exceptions import (
+    DepositCheckoutPending,
+    ProviderError,
+    ProviderUnavailable,
+)
 from payments.models import PSPConfig
 from payments.providers.base import CheckoutRequest
 from payments.providers.registry import provider_build
@@ -47,7 +54,13 @@ def deposit_start(
     checked in one place, ``wallet.services.deposit_policy_check``, under the
     player lock. Concurrent requests with one key make one PSP call: the checkout
     is opened under an advisory lock on the deposit (no row lock), and whoever
-    waited finds it opened. Opens its own transactions."""
+    waited finds it opened. Opens its own transactions.
+
+    The player waits on the PSP no longer than ``DEPOSIT_START_BUDGET_SECONDS``
+    (``payments.budget``): past it (or on any ``ProviderUnavailable``) the checkout
+    is left to a worker (``payments.deposit_checkout_open``, same PSP idempotency
+    key) and ``DepositCheckoutPending`` (202) is raised; the deposit stays
+    ``created``, so a replay or the worker opens it, once."""
     tenant = player.tenant
     deposit = wallet.deposit_replay_get(
         player=player,
@@ -79,18 +92,50 @@ def deposit_start(
                 )
     if deposit.state != Deposit.State.CREATED:
         return deposit, replayed
+    return_url = return_url_for(deposit)
+    try:
+        # A player waits on the PSP no longer than the budget (payments.budget).
+        with psp_time_budget(settings.DEPOSIT_START_BUDGET_SECONDS):
+            return _deposit_checkout_open_once(
+                deposit=deposit, return_url=return_url
+            ), replayed
+    except ProviderUnavailable:
+        pass
+    # Outside the advisory lock: in eager mode the task runs here and takes it.
+    task_enqueue(
+        "payments.deposit_checkout_open", deposit_id=deposit.pk, return_url=return_url
+    )
+    raise DepositCheckoutPending(
+        details={"deposit_id": deposit.pk, "state": deposit.state}
+    )
+
+
+def deposit_checkout_resume(*, deposit_id: int, return_url: str) -> Deposit:
+    """Worker side of a deposit start the PSP did not answer in time: open the
+    checkout with the PSP's full timeout, under the same idempotency key and the
+    same advisory lock as ``deposit_start``. A deposit no longer ``created``
+    (opened meanwhile, failed, expired) is left alone."""
+    deposit = Deposit.objects.select_related("player__tenant").get(pk=deposit_id)
+    if deposit.state != Deposit.State.CREATED:
+        return deposit
+    return _deposit_checkout_open_once(deposit=deposit, return_url=return_url)
+
+
+def _deposit_checkout_open_once(*, deposit: Deposit, return_url: str) -> Deposit:
+    """Open the checkout under an advisory lock on the deposit (no row lock):
+    concurrent starts with one key, and the worker, make one PSP call; whoever
+    waited finds it opened."""
     with advisory_lock(f"deposit:{deposit.pk}:checkout"):
         deposit.refresh_from_db()
         if deposit.state != Deposit.State.CREATED:
-            return deposit, replayed  # another request opened it meanwhile
+            return deposit  # another request opened it meanwhile
         config = psp_config_for_deposit(
-            tenant=tenant, provider=deposit.provider, currency=deposit.currency
+            tenant=deposit.player.tenant,
+            provider=deposit.provider,
+            currency=deposit.currency,
         )
-        return (
-            _deposit_checkout_open(
-                deposit=deposit, config=config, return_url=return_url_for(deposit)
-            ),
-            replayed,
+        return _deposit_checkout_open(
+            deposit=deposit, config=config, return_url=return_url
         )
 
 

@@ -8,8 +8,54 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from common.errors import ApplicationError
-from payments.selectors import psp_config_get_by_endpoint
+from payments.metrics import WEBHOOK_DELIVERIES
+from payments.webhook_intake import (
+    WebhookFloodGuard,
+    webhook_body_read,
+    webhook_config_get,
+)
 from payments.webhooks.services import webhook_receive
+
+# Refusals of an unauthenticated delivery: each counts against the endpoint's limit.
+_REFUSED_STATUSES = (400, 401, 403)
+
+
+def webhook_intake(request, provider: str, endpoint_id: str):
+    """Acknowledge fast (payments.webhook_intake): bounded body, cached config,
+    then verify, store once and enqueue (``webhook_receive``); refused deliveries
+    past the endpoint's limit are answered 429 and not stored."""
+    counted = WEBHOOK_DELIVERIES.labels
+    try:
+        body = webhook_body_read(request)
+    except ApplicationError:
+        counted(provider=provider, outcome="too_large").inc()
+        raise
+    config = webhook_config_get(provider=provider, endpoint_id=endpoint_id)
+    guard = WebhookFloodGuard(config)
+    try:
+        result = webhook_receive(
+            config=config,
+            body=body,
+            headers=dict(request.headers),
+            store_rejected=guard.admit,
+        )
+    except ApplicationError as error:
+        if guard.tripped:
+            counted(provider=provider, outcome="rate_limited").inc()
+            raise guard.refusal() from None
+        if error.http_status in _REFUSED_STATUSES:
+            counted(provider=provider, outcome="rejected").inc()
+        raise
+    outcome = "duplicate" if result.duplicate else "accepted"
+    counted(provider=provider, outcome=outcome).inc()
+    return result
+
+
+def webhook_error_response(error: ApplicationError) -> JsonResponse:
+    response = JsonResponse(error.as_dict(), status=error.http_status)
+    for name, value in error.headers().items():
+        response[name] = value
+    return response
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -24,14 +70,9 @@ class StripeWebhookApi(View):
 
     def post(self, request, endpoint_id: str):
         try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            result = webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
+            result = webhook_intake(request, self.provider, endpoint_id)
         except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
+            return webhook_error_response(error)
         return JsonResponse(
             {
                 "received": True,
@@ -54,12 +95,7 @@ class AdyenWebhookApi(View):
 
     def post(self, request, endpoint_id: str):
         try:
-            config = psp_config_get_by_endpoint(
-                provider=self.provider, endpoint_id=endpoint_id
-            )
-            webhook_receive(
-                config=config, body=request.body, headers=dict(request.headers)
-            )
+            webhook_intake(request, self.provider, endpoint_id)
         except ApplicationError as error:
-            return JsonResponse(error.as_dict(), status=error.http_status)
+            return webhook_error_response(error)
         return HttpResponse("[accepted]", content_type="text/plain")

@@ -1,4 +1,4 @@
-"""The webhook inbox: receive, store raw, verify, claim, apply, reprocess, prune.
+"""The webhook inbox: receive, verify, store, claim, enqueue, apply, reprocess, prune.
 
 A delivery is stored raw before anything else, then verified on its raw bytes by
 the endpoint's provider, which turns each notification into a business event
@@ -7,25 +7,29 @@ the endpoint's provider, which turns each notification into a business event
 belongs to: ``payments.deposits.events`` (deposits, refunds, disputes) or
 ``payments.withdrawals.events`` (payouts). Nothing here reads a vendor payload.
 
-``webhook_receive`` is an orchestrator: it opens its own short transactions. Each
-step after storing is re-drivable from the inbox row alone
+``webhook_receive`` is an orchestrator: it opens its own short transactions. It
+verifies first, stores the verified delivery once with its claimed event id and
+enqueues its application (``payments.webhook_apply``, issue 9), so the PSP is
+acknowledged fast; the row is the outbox (``payments.outbox``). Each step after
+storing is re-drivable from the inbox row alone
 (``webhook_delivery_apply(delivery_id=...)``), for a worker or an operator.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
 from audit.services import audit_record
 from common.actors import Actor
 from common.errors import MalformedRequest
+from common.queue import task_enqueue
 from payments import events
 from payments.deposits.events import deposit_event_apply
 from payments.events import Applied, RejectedItem, WebhookEvent
@@ -73,52 +77,85 @@ class WebhookResult:
 
 
 def webhook_receive(
-    *, config: PSPConfig, body: bytes, headers: Mapping[str, str]
+    *,
+    config: PSPConfig,
+    body: bytes,
+    headers: Mapping[str, str],
+    store_rejected: Callable[[], bool] = lambda: True,
 ) -> WebhookResult:
-    """Store the raw delivery, verify its signature on the raw bytes, claim its
-    event id for this endpoint, then apply it in one transaction. A repeat of an
-    applied event moves nothing.
+    """Verify the delivery's signature on the raw bytes, store it once with its
+    claimed event id for this endpoint, and enqueue its application
+    (``payments.webhook_apply``): one commit for the common case, so the PSP is
+    acknowledged fast. A repeat of an event is stored as a duplicate and moves
+    nothing.
 
-    Raises a signature refusal (400/401/403: kept as rejected, nothing applied),
-    ``WebhookPayloadInvalid`` (400: verified but unreadable; kept as failed,
-    reprocessable) or ``WebhookProcessingFailed`` (500: kept as failed, the PSP's
-    retry or the admin's reprocess applies it later)."""
+    Raises a signature refusal (400/401/403: kept as rejected unless
+    ``store_rejected()`` says not to, nothing applied) or ``WebhookPayloadInvalid``
+    (400: verified but unreadable; kept as failed, reprocessable)."""
     kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-    with transaction.atomic(durable=True):
-        inbox = WebhookInbox.objects.create(
-            provider=config.provider,
-            config=config,
-            tenant_id=config.tenant_id,
-            headers=kept,
-            body=body.decode("utf-8", errors="replace"),
-        )
+    raw = {
+        "provider": config.provider,
+        "config": config,
+        "tenant_id": config.tenant_id,
+        "headers": kept,
+        "body": body.decode("utf-8", errors="replace"),
+    }
     provider = provider_build(name=config.provider, config=config)
     try:
         parsed = provider.verify_and_parse_webhook(body=body, headers=headers)
     except _WEBHOOK_REFUSALS as exc:
-        _mark(inbox, Status.REJECTED, exc)
+        inbox_id = None
+        if store_rejected():
+            with transaction.atomic(durable=True):
+                inbox_id = WebhookInbox.objects.create(
+                    **raw, status=Status.REJECTED, error=_error_text(exc)
+                ).pk
         logger.warning(
             "webhook.rejected",
-            extra={"inbox_id": inbox.pk, "code": exc.code, **exc.details},
+            extra={"inbox_id": inbox_id, "code": exc.code, **exc.details},
         )
         raise
     except WebhookPayloadInvalid as exc:
         # The signature vouched for it: keep it for an operator to reprocess.
-        _mark(inbox, Status.FAILED, exc)
+        with transaction.atomic(durable=True):
+            inbox = WebhookInbox.objects.create(
+                **raw, status=Status.FAILED, error=_error_text(exc)
+            )
         logger.warning(
             "webhook.unreadable", extra={"inbox_id": inbox.pk, **exc.details}
         )
         raise
     if len(parsed) == 1 and isinstance(parsed[0], WebhookEvent):
-        return _webhook_claim_and_apply(config=config, inbox=inbox, event=parsed[0])
+        event = parsed[0]
+        try:
+            inbox = _inbox_insert(
+                **raw, event_id=event.event_id, event_type=event.event_type[:100]
+            )
+        except IntegrityError:  # a repeat: kept as a duplicate of the first
+            with transaction.atomic(durable=True):
+                inbox = WebhookInbox.objects.create(**raw)
+            return _webhook_claim_and_enqueue(config=config, inbox=inbox, event=event)
+        task_enqueue("payments.webhook_apply", inbox_id=inbox.pk)
+        return WebhookResult(inbox=inbox, duplicate=False)
+    with transaction.atomic(durable=True):
+        inbox = WebhookInbox.objects.create(**raw)
     return _webhook_batch_split(config=config, inbox=inbox, parsed=parsed)
 
 
-def _mark(inbox: WebhookInbox, status: str, exc) -> None:
+def _inbox_insert(**fields) -> WebhookInbox:
+    """The hot path's one write: a single INSERT is its own transaction in
+    autocommit (one round trip, where BEGIN/INSERT/COMMIT takes three); inside an
+    outer transaction (tests) it takes a savepoint so a duplicate's IntegrityError
+    leaves the outer one usable."""
+    if not connection.in_atomic_block:
+        return WebhookInbox.objects.create(**fields)
+    with transaction.atomic():
+        return WebhookInbox.objects.create(**fields)
+
+
+def _error_text(exc) -> str:
     reason = exc.details.get("reason", "") or exc.message
-    WebhookInbox.objects.filter(pk=inbox.pk).update(
-        status=status, error=f"{exc.code}: {reason}"[:2000]
-    )
+    return f"{exc.code}: {reason}"[:2000]
 
 
 def _webhook_batch_split(
@@ -131,10 +168,10 @@ def _webhook_batch_split(
     becomes a delivery row of its own, holding that item alone, so each is
     deduplicated, applied and reprocessed on its own. An item that failed
     verification is kept as a rejected row (reprocessable once the key is fixed).
-    The raw row stays as the record of what arrived. Every item is tried; if one
-    failed to apply, that failure is raised at the end (the PSP retries, the others
-    are then duplicates)."""
-    results, split_ids, failure = [], [], None
+    The raw row stays as the record of what arrived. Each verified item is claimed
+    and its application enqueued (``payments.webhook_apply``); one that fails is
+    retried by the task, the sweep or the admin's reprocess."""
+    results, split_ids = [], []
     for item in parsed:
         rejected = isinstance(item, RejectedItem)
         with transaction.atomic(durable=True):
@@ -150,31 +187,38 @@ def _webhook_batch_split(
         split_ids.append(item_inbox.pk)
         if rejected:
             continue
-        try:
-            results.append(
-                _webhook_claim_and_apply(config=config, inbox=item_inbox, event=item)
-            )
-        except WebhookProcessingFailed as exc:
-            failure = failure or exc
+        results.append(
+            _webhook_claim_and_enqueue(config=config, inbox=item_inbox, event=item)
+        )
     WebhookInbox.objects.filter(pk=inbox.pk).update(
         status=Status.IGNORED,
         event_type="batch",
         error="batch split into deliveries " + ", ".join(f"#{pk}" for pk in split_ids),
         processed_at=timezone.now(),
     )
-    if failure is not None:
-        raise failure
     return WebhookResult(
         inbox=results[-1].inbox, duplicate=all(result.duplicate for result in results)
     )
 
 
-def _webhook_claim_and_apply(
+def _webhook_claim_and_enqueue(
     *, config: PSPConfig, inbox: WebhookInbox, event: WebhookEvent
 ) -> WebhookResult:
-    """Claim the event id for this endpoint, then apply. Deduplication is per
-    endpoint (config): one PSP account can serve several brands, each with its own
-    endpoint, and each must see every event once."""
+    """Claim the event id for this endpoint, then enqueue its application.
+    Acknowledge fast: the application runs on a worker (payments.tasks). The claim
+    has committed; the row, verified and claimed, is the outbox the sweep re-drives
+    if this message is lost."""
+    target = _webhook_claim(config=config, inbox=inbox, event=event)
+    task_enqueue("payments.webhook_apply", inbox_id=target.pk)
+    return WebhookResult(inbox=target, duplicate=target.pk != inbox.pk)
+
+
+def _webhook_claim(
+    *, config: PSPConfig, inbox: WebhookInbox, event: WebhookEvent
+) -> WebhookInbox:
+    """Claim the event id for this endpoint; the row that carries it. Deduplication
+    is per endpoint (config): one PSP account can serve several brands, each with
+    its own endpoint, and each must see every event once."""
     inbox.event_type = event.event_type[:100]
     target = inbox
     try:
@@ -188,8 +232,7 @@ def _webhook_claim_and_apply(
         WebhookInbox.objects.filter(pk=inbox.pk).update(
             status=Status.DUPLICATE, duplicate_of=target, event_type=inbox.event_type
         )
-    processed = webhook_delivery_apply(delivery_id=target.pk, event=event)
-    return WebhookResult(inbox=processed, duplicate=target.pk != inbox.pk)
+    return target
 
 
 def webhook_delivery_apply(
@@ -242,9 +285,11 @@ def webhook_event_apply(*, config: PSPConfig, event: events.BusinessEvent) -> Ap
 
 
 def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
-    """Operator's retry of a delivery that was never applied:
+    """Operator's retry of a delivery that was never applied (applied here, not
+    on a worker: the operator sees the outcome):
 
-    - failed after its event was claimed: applied again;
+    - failed after its event was claimed, or dead-lettered after the task's
+      retries (``status=dead``): applied again;
     - verified but unreadable (failed, no event id), e.g. after a parser fix:
       parsed again, claimed and applied;
     - one item of a batch rejected for its signature (the key was wrong): verified
@@ -253,7 +298,7 @@ def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
 
     Duplicates are refused (another row carries the event), and so are deliveries
     whose signature cannot be checked again."""
-    reprocessable = inbox.status in (Status.FAILED, Status.RECEIVED) or (
+    reprocessable = inbox.status in (Status.FAILED, Status.RECEIVED, Status.DEAD) or (
         inbox.status == Status.REJECTED and not inbox.event_id
     )
     if not reprocessable:
@@ -288,7 +333,8 @@ def webhook_reprocess(*, inbox: WebhookInbox, actor: Actor) -> WebhookInbox:
         )
     WebhookInbox.objects.filter(pk=inbox.pk).update(status=Status.RECEIVED, error="")
     inbox.status = Status.RECEIVED
-    return _webhook_claim_and_apply(config=config, inbox=inbox, event=parsed[0]).inbox
+    target = _webhook_claim(config=config, inbox=inbox, event=parsed[0])
+    return webhook_delivery_apply(delivery_id=target.pk, event=parsed[0])
 
 
 def webhook_inbox_prune(

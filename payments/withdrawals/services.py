@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +18,7 @@ from django.db import transaction
 from casino.models import Player
 from common.actors import Actor
 from common.crypto import decrypt_json
+from common.queue import task_enqueue_on_commit
 from payments.config.services import psp_config_ensure_simulated
 from payments.deposits.refunds import refund_dispatch, refund_request
 from payments.exceptions import (
@@ -76,7 +76,9 @@ def payout_provider_for(withdrawal: Withdrawal) -> str:
 
 
 def _dispatch_after_commit(attempt: PayoutAttempt) -> None:
-    transaction.on_commit(partial(payout_dispatch, attempt_id=attempt.pk))
+    # On a worker (payments.tasks); a lost message leaves the attempt pending, which
+    # the outbox sweep re-drives.
+    task_enqueue_on_commit("payments.payout_dispatch", attempt_id=attempt.pk)
 
 
 def _payout_start(*, withdrawal: Withdrawal, actor: Actor) -> PayoutAttempt | None:

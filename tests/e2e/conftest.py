@@ -108,6 +108,7 @@ def portal(live_server, settings):
     from tests.payments.conftest import reload_urls
 
     settings.PAYMENTS_SIMULATOR_ENABLED = True
+    settings.DEBUG = True
     reload_urls()
     yield live_server.url
     settings.PAYMENTS_SIMULATOR_ENABLED = False

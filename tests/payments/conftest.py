@@ -28,8 +28,10 @@ def fake_stripe(settings):
 
 @pytest.fixture
 def simulator(settings):
-    """The simulator's URLs exist only when the setting is on as the URLconf loads."""
+    """The simulator's URLs exist only when the setting and DEBUG are on as the
+    URLconf loads."""
     settings.PAYMENTS_SIMULATOR_ENABLED = True
+    settings.DEBUG = True
     reload_urls()
     yield
     settings.PAYMENTS_SIMULATOR_ENABLED = False

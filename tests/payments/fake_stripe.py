@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -29,6 +30,8 @@ class FakeStripe:
     # Checkout Sessions GET /v1/checkout/sessions/<id> returns, by id: a test puts
     # in the session as Stripe would show it (open, expired, complete and paid...).
     sessions: dict[str, dict] = field(default_factory=dict)
+    # Seconds every answer takes (a hanging Stripe).
+    delay_seconds: float = 0
     # A 200 whose body is not what Stripe sends (truncated, a proxy's page...).
     garbage_reply: bytes | None = None
     refund_status: str = "pending"
@@ -63,6 +66,8 @@ def _handler(state: FakeStripe):
                     form=dict(parse_qsl(body, keep_blank_values=True)),
                 )
             )
+            if state.delay_seconds:
+                time.sleep(state.delay_seconds)
             key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
             if key not in state.valid_keys:
                 self._reply(

@@ -156,3 +156,12 @@ def test_seed_demo_refuses_without_the_simulator(settings):
     with pytest.raises(CommandError, match="PAYMENTS_SIMULATOR_ENABLED"):
         call_command("seed_demo", stdout=io.StringIO())
     assert not JournalTransaction.objects.exists()
+
+
+def test_seed_demo_refuses_with_debug_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not get_user_model().objects.exists()
+    assert not Tenant.objects.exists()

@@ -68,6 +68,7 @@ def test_concurrent_deposit_requests_with_one_key_make_one_deposit(settings):
     from payments.deposits.services import deposit_start
 
     settings.PAYMENTS_SIMULATOR_ENABLED = True
+    settings.DEBUG = True  # the simulator is routed only with DEBUG on
     from tests.payments.conftest import reload_urls
 
     reload_urls()

@@ -32,6 +32,7 @@ from casino.services import (
     player_set_verified_name,
 )
 from common.actors import Actor
+from common.demo_guard import demo_seed_refused_without_debug
 from payments.models import Refund
 from payments.providers.stripe.provider import simulator_enabled
 from payments.simulator.deposits import simulated_deposit_pay, simulated_refund_confirm
@@ -145,6 +146,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        demo_seed_refused_without_debug("seed_demo")
         if not simulator_enabled():
             raise CommandError(
                 "Demo deposits go through the PSP simulator and the real webhook "

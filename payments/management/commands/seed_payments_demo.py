@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.actors import Actor
+from common.demo_guard import demo_seed_refused_without_debug
 from payments.config.services import psp_config_ensure_simulated
 from tenants.models import Tenant
 from tenants.services import tenant_create
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     help = "Simulator-mode Stripe configs for every brand (local demos only)."
 
     def handle(self, *args, **options):
+        demo_seed_refused_without_debug("seed_payments_demo")
         if not settings.PAYMENTS_SIMULATOR_ENABLED:
             raise CommandError(
                 "PAYMENTS_SIMULATOR_ENABLED is false: this command only makes "

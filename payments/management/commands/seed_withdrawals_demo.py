@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from common.demo_guard import demo_seed_refused_without_debug
 from payments.demo import OPERATOR_PASSWORD, PLAYER_PASSWORD, seed_withdrawals_demo
 
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tenant, **options):
+        demo_seed_refused_without_debug("seed_withdrawals_demo")
         demo = seed_withdrawals_demo(tenant_slug=tenant)
         withdrawal = demo.withdrawal
         self.stdout.write(

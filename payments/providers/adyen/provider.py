@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from payments.budget import psp_timeout
 from payments.events import RejectedItem, WebhookEvent
 from payments.exceptions import (
     ProviderError,
@@ -124,7 +125,7 @@ class AdyenProvider(PaymentProvider):
             live_url_prefix=self.config.live_url_prefix,
             checkout_base_url=self.config.checkout_base_url,
             transfers_base_url=self.config.transfers_base_url,
-            timeout_seconds=self.config.timeout_seconds,
+            timeout_seconds=psp_timeout(self.config.timeout_seconds),
         )
 
     # -- deposits -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from payments.budget import psp_retries, psp_timeout
 from payments.events import WebhookEvent
 from payments.exceptions import (
     ProviderError,
@@ -62,8 +63,8 @@ class StripeProvider(base.PaymentProvider):
             self._api = StripeApi(
                 secret_key=secret_key,
                 api_base=settings.STRIPE_API_BASE,
-                max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-                timeout_seconds=settings.STRIPE_TIMEOUT_SECONDS,
+                max_network_retries=psp_retries(settings.STRIPE_MAX_NETWORK_RETRIES),
+                timeout_seconds=psp_timeout(settings.STRIPE_TIMEOUT_SECONDS),
             )
         return self._api
 

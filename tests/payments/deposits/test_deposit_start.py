@@ -56,11 +56,13 @@ def test_a_garbage_stripe_reply_is_an_unknown_outcome_with_a_registered_code(
     api_client, player, fake_stripe, garbage
 ):
     """A 200 whose body is not a checkout session was a 500 INTERNAL_ERROR (or a
-    502 that failed the deposit)."""
+    502 that failed the deposit). It is an unknown outcome (PROVIDER_UNAVAILABLE
+    inside): since issue 9 the player gets 202 DEPOSIT_CHECKOUT_PENDING and a worker
+    asks the PSP again under the same idempotency key."""
     fake_stripe.garbage_reply = garbage
     response = create(api_client, player)
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
+    assert response.status_code == 202
+    assert response.json()["error"]["code"] == "DEPOSIT_CHECKOUT_PENDING"
     # Unknown is unknown: the deposit waits to be asked again, it is not failed.
     assert Deposit.objects.get().state == Deposit.State.CREATED
 
