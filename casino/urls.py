@@ -17,6 +17,7 @@ from payments.webhooks import apis as webhook_apis
 from payments.withdrawals import apis as withdrawal_apis
 from wallet import apis as wallet_apis
 from wallet import apis_responsible_gambling as rg_apis
+from wallet.metrics import FindingsCollector
 
 api_v1 = [
     path(
@@ -148,7 +149,11 @@ urlpatterns += [
         ),
         name="health",
     ),
-    path("metrics", metrics_view(collectors=[PaymentsCollector()]), name="metrics"),
+    path(
+        "metrics",
+        metrics_view(collectors=[PaymentsCollector(), FindingsCollector()]),
+        name="metrics",
+    ),
 ]
 
 # Decided when the URLconf loads: without the setting and DEBUG the simulator does

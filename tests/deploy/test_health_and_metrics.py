@@ -93,3 +93,27 @@ def test_metrics_need_the_token_when_one_is_set(client, settings):
     assert client.get("/metrics").status_code == 401
     ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
     assert ok.status_code == 200
+
+
+def test_metrics_show_open_findings_by_brand_and_severity(client):
+    from tests.factories import TenantFactory
+    from wallet.services.findings import FindingSpec, finding_record
+
+    brand = TenantFactory(slug="metrics-brand")
+    finding_record(
+        spec=FindingSpec(
+            tenant_id=brand.pk,
+            code="missing_in_ledger",
+            severity="critical",
+            object_type="psp_row",
+            object_ref="py_1",
+            details={},
+        ),
+        source="reconcile_psp",
+    )
+
+    text = client.get("/metrics").content.decode()
+
+    assert (
+        'reconciliation_findings_open{severity="critical",tenant="metrics-brand"} 1.0'
+    ) in text

@@ -5,21 +5,15 @@ format, for a node-exporter textfile collector or any scraper:
 """
 
 from django.core.management.base import BaseCommand
-from django.db.models import Count
 
-from wallet.models import Finding
+from wallet.metrics import findings_open_counts
 
 
 class Command(BaseCommand):
     help = "Print open findings per tenant and severity as Prometheus metrics."
 
     def handle(self, *args, **options):
-        rows = (
-            Finding.objects.filter(status=Finding.Status.OPEN)
-            .values("tenant__slug", "severity")
-            .annotate(n=Count("id"))
-            .order_by("tenant__slug", "severity")
-        )
+        rows = findings_open_counts()
         self.stdout.write(
             "# HELP reconciliation_findings_open Open reconciliation findings.\n"
             "# TYPE reconciliation_findings_open gauge"
