@@ -172,3 +172,13 @@ class BadRequest(ApplicationError):
     code = "BAD_REQUEST"
     http_status = 400
     default_message = "The request could not be understood."
+
+
+# --- issue 14: found by the fuzz (tests/common/test_fuzz_anonymous.py) ---
+class NotAcceptable(ApplicationError):
+    code = "NOT_ACCEPTABLE"
+    http_status = 406
+    default_message = "None of the Accept header's media types can be served here."
+
+
+# --- end issue 14 ---
