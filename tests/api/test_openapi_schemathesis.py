@@ -46,7 +46,22 @@ PLAYER_OPERATIONS = r"^/api/v1/(?!crm/|webhooks/)"
 
 
 @pytest.fixture
-def brand_player(db, settings):
+def _connection_kept_across_wsgi_requests():
+    """A real WSGI request ends with ``close_old_connections``, which closes the
+    test's connection (and its rolled-back transaction) on PostgreSQL; Django's
+    own test client disconnects it the same way for the duration of a request."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def brand_player(db, settings, _connection_kept_across_wsgi_requests):
     with FakeStripeServer() as fake:
         settings.STRIPE_API_BASE = fake.url
         settings.STRIPE_MAX_NETWORK_RETRIES = 0
