@@ -223,6 +223,11 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "common.openapi.add_error_responses",
 ]
+# Rate-limit groups that let requests through when the counters' cache (Redis) is
+# down; every other group answers 503 RATE_LIMIT_UNAVAILABLE (common/ratelimit.py).
+RATELIMIT_FAIL_OPEN_GROUPS = env.list(
+    "RATELIMIT_FAIL_OPEN_GROUPS", default=["deposit", "withdrawal", "retry"]
+)
 # --- end issue 14 ---
 # Live API tokens a player may hold; a login beyond it revokes the oldest.
 PLAYER_MAX_LIVE_TOKENS = env.int("PLAYER_MAX_LIVE_TOKENS", default=10)

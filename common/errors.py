@@ -181,4 +181,16 @@ class NotAcceptable(ApplicationError):
     default_message = "None of the Accept header's media types can be served here."
 
 
+class RateLimitUnavailable(ApplicationError):
+    """The rate-limit counters' cache did not answer and the group fails closed
+    (common/ratelimit.py)."""
+
+    code = "RATE_LIMIT_UNAVAILABLE"
+    http_status = 503
+    default_message = "Temporarily unavailable; retry shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
 # --- end issue 14 ---
