@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 
 import pytest
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.django_db
 
 LIMIT = 4096  # REQUEST_MAX_BODY_BYTES for these tests: oversize bodies stay cheap
 FUZZ = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("WEBHOOK_FUZZ_EXAMPLES", "60")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
