@@ -23,13 +23,14 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
     invariant,
+    multiple,
     precondition,
     rule,
 )
@@ -37,6 +38,7 @@ from hypothesis.stateful import (
 from casino.models import Player
 from common.actors import Actor
 from common.errors import ApplicationError
+from payments.deposits.services import deposit_start
 from payments.providers.stripe import webhooks as stripe_webhooks
 from payments.simulator import adyen as adyen_sim
 from payments.simulator.events import event_for
@@ -45,9 +47,11 @@ from payments.withdrawals.services import (
     withdrawal_review_reject,
     withdrawal_submit,
 )
+from tenants.features import tenant_feature_set
 from tests.adyen.factories import adyen_psp_config
 from tests.factories import TenantFactory
 from tests.payments.factories import PSPConfigFactory, pending_deposit
+from tests.payments.fake_stripe import FakeStripeServer
 from tests.withdrawals.factories import verified_player
 from wallet.models import Deposit, Withdrawal
 from wallet.selectors import (
@@ -110,6 +114,17 @@ class MoneyFlow(RuleBasedStateMachine):
                 )
             )
         self.model = Model()
+        self.killed = {brand.tenant.pk: False for brand in self.brands}
+        # A local Stripe for deposits started through deposit_start (the door the
+        # kill switch guards); the webhook rules pay them like the others.
+        self.fake_server = FakeStripeServer()
+        self.fake = self.fake_server.__enter__()
+        for brand in self.brands:
+            self.fake.valid_keys.add(brand.stripe.secret_key())
+        self.stripe_settings = override_settings(
+            STRIPE_API_BASE=self.fake.url, STRIPE_MAX_NETWORK_RETRIES=0
+        )
+        self.stripe_settings.enable()
         self.http = Client()
         self.keys = itertools.count(1)
 
@@ -164,6 +179,41 @@ class MoneyFlow(RuleBasedStateMachine):
     )
     def start_deposit(self, player, provider, amount):
         return pending_deposit(player, amount_minor=amount, provider=provider)
+
+    @rule(target=deposits, player=players, amount=st.integers(100, 50_000))
+    def start_deposit_through_the_door(self, player, amount):
+        """``deposit_start`` as the API calls it: refused while the brand's Stripe
+        kill switch is pulled (nothing created), else a checkout at the fake."""
+        try:
+            deposit, _ = deposit_start(
+                player=player,
+                amount_minor=amount,
+                currency="EUR",
+                idempotency_key=f"sim-dep-{next(self.keys)}",
+                return_url_for=lambda d: "https://brand.example/return",
+                provider="stripe",
+            )
+        except ApplicationError as refused:
+            assert self.killed[player.tenant_id], refused.code
+            assert refused.code == "MODULE_TEMPORARILY_DISABLED"
+            return multiple()
+        assert not self.killed[player.tenant_id], "a deposit opened past the switch"
+        assert deposit.state == Deposit.State.PENDING_PROVIDER
+        return deposit
+
+    @rule(side=st.sampled_from([0, 1]))
+    def flip_the_stripe_kill_switch(self, side):
+        """Mid-flow: deposits already at the PSP must still be credited when paid."""
+        tenant = self.brands[side].tenant
+        self.killed[tenant.pk] = not self.killed[tenant.pk]
+        with transaction.atomic(durable=True):
+            tenant_feature_set(
+                actor=OPERATOR,
+                tenant=tenant,
+                feature="stripe",
+                killed=self.killed[tenant.pk],
+                reason="simulation",
+            )
 
     @rule(deposit=deposits, times=st.integers(1, 3))
     def psp_reports_paid(self, deposit, times):
@@ -254,6 +304,10 @@ class MoneyFlow(RuleBasedStateMachine):
         player_pk, amount = self.model.open_withdrawals.pop(withdrawal.pk)
         self.model.players[player_pk].available += amount
         self.model.players[player_pk].held -= amount
+
+    def teardown(self):
+        self.stripe_settings.disable()
+        self.fake_server.__exit__(None, None, None)
 
     # --- invariants ----------------------------------------------------------------
 
