@@ -105,3 +105,14 @@ bench-webhooks: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles test-artifacts
+
+# --- issue 14: long runs of the chaos layers (docs/testing.md); need DATABASE_URL on PostgreSQL ---
+SOAK_EXAMPLES ?= 300
+SOAK_STEPS ?= 60
+.PHONY: soak
+soak: install-dev
+	@test -n "$$DATABASE_URL" || { echo "make soak needs DATABASE_URL=postgres://..."; exit 1; }
+	REQUIRE_POSTGRES=1 SIMULATION_EXAMPLES=$(SOAK_EXAMPLES) SIMULATION_STEPS=$(SOAK_STEPS) \
+	  SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} WEBHOOK_FUZZ_EXAMPLES=$${WEBHOOK_FUZZ_EXAMPLES:-2000} \
+	  $(PY) -m pytest -s -q -p no:cacheprovider tests/simulation \
+	    tests/api/test_openapi_schemathesis.py tests/payments/webhooks/test_webhook_fuzz.py

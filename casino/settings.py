@@ -224,6 +224,17 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # The schema and docs pages are public and need no player: authenticating there only
 # turned a malformed Authorization header into an error while rendering HTML.
 SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+# --- issue 14: the shared error responses in the OpenAPI schema (common/openapi.py) ---
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "common.openapi.add_error_responses",
+]
+# Rate-limit groups that let requests through when the counters' cache (Redis) is
+# down; every other group answers 503 RATE_LIMIT_UNAVAILABLE (common/ratelimit.py).
+RATELIMIT_FAIL_OPEN_GROUPS = env.list(
+    "RATELIMIT_FAIL_OPEN_GROUPS", default=["deposit", "withdrawal", "retry"]
+)
+# --- end issue 14 ---
 # Live API tokens a player may hold; a login beyond it revokes the oldest.
 PLAYER_MAX_LIVE_TOKENS = env.int("PLAYER_MAX_LIVE_TOKENS", default=10)
 # Failed logins per account (tenant + email, whatever the client IP) before 429,

@@ -121,6 +121,9 @@ api_v1 = [
     ),
 ]
 
+# issue 14: unmatched /api/ URLs answer the documented JSON 404 (common/api.py).
+handler404 = "common.api.page_not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -52,10 +52,10 @@ def translate(exc: Exception) -> errors.ApplicationError:
         return errors.NotFound()
     if isinstance(exc, drf.MethodNotAllowed):
         return errors.MethodNotAllowed(str(exc.detail))
-    if isinstance(exc, drf.NotAcceptable):
-        return errors.NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
         return errors.UnsupportedMediaType(str(exc.detail))
+    if isinstance(exc, drf.NotAcceptable):
+        return errors.NotAcceptable()
     # Input the request edge (common/edge.py) normally refuses first; should one
     # get past it (a view reading the body itself), it is still the client's fault.
     if isinstance(exc, RequestDataTooBig):
@@ -85,3 +85,16 @@ def error_response(error: errors.ApplicationError) -> Response:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return error_response(translate(exc))
+
+
+def page_not_found(request, exception=None):
+    """``handler404`` (casino/urls.py): a URL under ``/api/`` that matches no route
+    (e.g. ``/api/v1/withdrawals/-1``) answers the registered JSON ``NOT_FOUND`` the
+    API documents, not Django's HTML page; every other URL keeps Django's page."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        error = errors.NotFound()
+        return JsonResponse(error.as_dict(), status=error.http_status)
+    return defaults.page_not_found(request, exception)

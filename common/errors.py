@@ -92,12 +92,6 @@ class MethodNotAllowed(ApplicationError):
     default_message = "Method not allowed."
 
 
-class NotAcceptable(ApplicationError):
-    code = "NOT_ACCEPTABLE"
-    http_status = 406
-    default_message = "None of the media types in the Accept header can be served."
-
-
 class UnsupportedMediaType(ApplicationError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
@@ -178,3 +172,25 @@ class BadRequest(ApplicationError):
     code = "BAD_REQUEST"
     http_status = 400
     default_message = "The request could not be understood."
+
+
+# --- issue 14: found by the fuzz (tests/common/test_fuzz_anonymous.py) ---
+class NotAcceptable(ApplicationError):
+    code = "NOT_ACCEPTABLE"
+    http_status = 406
+    default_message = "None of the Accept header's media types can be served here."
+
+
+class RateLimitUnavailable(ApplicationError):
+    """The rate-limit counters' cache did not answer and the group fails closed
+    (common/ratelimit.py)."""
+
+    code = "RATE_LIMIT_UNAVAILABLE"
+    http_status = 503
+    default_message = "Temporarily unavailable; retry shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
+# --- end issue 14 ---

@@ -13,12 +13,20 @@ Use the mixin on a view class (checked after authentication, on the listed metho
         ratelimit_group = "deposit"
 
 or the decorator on one handler method: ``@ratelimited("deposit")``.
+
+When the counters' cache (Redis in production) does not answer, a group listed in
+``RATELIMIT_FAIL_OPEN_GROUPS`` fails open (the request goes on, a warning is logged:
+the money doors are protected by idempotency keys and the ledger, and players keep
+depositing and cashing out); every other group fails closed with 503
+``RATE_LIMIT_UNAVAILABLE`` and ``Retry-After`` (login, registration and password
+reset must not become unlimited guessing while Redis is down). docs/security.md.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -26,6 +34,9 @@ from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
 from common.clientip import client_ip
+from common.errors import RateLimitUnavailable
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -50,9 +61,9 @@ def ratelimit_enforce(request, *, group: str) -> None:
     rate = settings.RATELIMIT_RATES.get(group)
     if not rate:
         return
-    usage = get_usage(
+    usage = _usage_or_fallback(
         request,
-        group=f"casino.{group}",
+        group=group,
         key=ratelimit_key,
         rate=rate,
         increment=True,
@@ -63,6 +74,24 @@ def ratelimit_enforce(request, *, group: str) -> None:
     time_left = usage["time_left"]
     exc.retry_after = time_left if time_left > 0 else rate_period_seconds(rate)
     raise exc
+
+
+def _usage_or_fallback(request, *, group: str, key, rate: str, increment: bool):
+    """django-ratelimit's usage, or the documented fallback when the cache is down:
+    None (no limit) for a fail-open group, else ``RateLimitUnavailable``."""
+    try:
+        return get_usage(
+            request, group=f"casino.{group}", key=key, rate=rate, increment=increment
+        )
+    except Exception as exc:  # redis.ConnectionError, TimeoutError, OSError...
+        fail_open = group in settings.RATELIMIT_FAIL_OPEN_GROUPS
+        logger.warning(
+            "ratelimit.cache_unavailable",
+            extra={"group": group, "fail_open": fail_open, "error": type(exc).__name__},
+        )
+        if fail_open:
+            return None
+        raise RateLimitUnavailable() from exc
 
 
 class RateLimitMixin:
@@ -97,9 +126,9 @@ def _account_usage(request, *, group: str, account: str, increment: bool):
     if not rate:
         return None, rate
     digest = hashlib.sha256(account.strip().lower().encode()).hexdigest()
-    usage = get_usage(
+    usage = _usage_or_fallback(
         request,
-        group=f"casino.{group}",
+        group=group,
         key=lambda _group, _request: f"account:{digest}",
         rate=rate,
         increment=increment,

@@ -9,6 +9,7 @@ transaction commits."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from audit.services import audit_record
 from common.actors import Actor
 from tenants.exceptions import FeatureDisabled, ModuleTemporarilyDisabled
 from tenants.models import Tenant, TenantFeature
+
+logger = logging.getLogger(__name__)
 
 Feature = TenantFeature.Feature
 
@@ -47,6 +50,18 @@ def _cache_key(tenant_id: int) -> str:
     return f"tenant-features:v1:{tenant_id}"
 
 
+def _cache_call(method, *args):
+    """The cache is only a copy of the table: when it (Redis) does not answer, read
+    and decide from the database, never fail the request (issue 14, Redis down)."""
+    try:
+        return method(*args)
+    except Exception as exc:  # redis.ConnectionError, TimeoutError, OSError...
+        logger.warning(
+            "tenant_features.cache_unavailable", extra={"error": type(exc).__name__}
+        )
+        return None
+
+
 def _unknown(feature: str) -> ValueError:
     return ValueError(f"unknown feature {feature!r}; known: {sorted(FEATURE_DEFAULTS)}")
 
@@ -55,7 +70,7 @@ def tenant_feature_states(*, tenant: Tenant | int) -> dict[str, FeatureState]:
     """Every feature's state for a brand; one cache read (one query on a miss)."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     key = _cache_key(tenant_id)
-    stored = cache.get(key)
+    stored = _cache_call(cache.get, key)
     if stored is None:
         stored = {
             feature: (default, False) for feature, default in FEATURE_DEFAULTS.items()
@@ -64,7 +79,7 @@ def tenant_feature_states(*, tenant: Tenant | int) -> dict[str, FeatureState]:
             tenant_id=tenant_id
         ).values_list("feature", "enabled", "killed"):
             stored[feature] = (enabled, killed)
-        cache.set(key, stored, settings.TENANT_FEATURES_CACHE_SECONDS)
+        _cache_call(cache.set, key, stored, settings.TENANT_FEATURES_CACHE_SECONDS)
     return {feature: FeatureState(*state) for feature, state in stored.items()}
 
 

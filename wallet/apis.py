@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from common.currency import to_major
+from common.openapi import cursor_page, wrapped_list
 from tenants.api import TenantApi
 from wallet.models import JournalTransaction
 from wallet.selectors import balance_list, player_entry_list
@@ -33,7 +34,11 @@ class BalanceOutputSerializer(serializers.Serializer):
 
 
 class WalletBalanceListApi(TenantApi):
-    @extend_schema(responses={200: BalanceOutputSerializer(many=True)})
+    @extend_schema(
+        responses={
+            200: wrapped_list("BalanceList", "balances", BalanceOutputSerializer)
+        }
+    )
     def get(self, request):
         balances = balance_list(player=request.user)
         return Response({"balances": BalanceOutputSerializer(balances, many=True).data})
@@ -75,12 +80,13 @@ class WalletHistoryApi(TenantApi):
             return to_major(entry.amount_minor, entry.currency)
 
     @extend_schema(
+        operation_id="v1_wallet_transactions_list",
         parameters=[
             FilterSerializer,
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: OutputSerializer(many=True)},
+        responses={200: cursor_page("WalletHistoryPage", OutputSerializer)},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)

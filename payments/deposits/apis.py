@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from common.currency import to_major, to_minor
 from common.fields import AmountField
 from common.idempotency import idempotency_key_from, replay_response
+from common.openapi import cursor_page
 from common.ratelimit import RateLimitMixin
 from payments.deposits.services import deposit_start
 from tenants.api import TenantApi
@@ -110,11 +111,12 @@ class DepositListCreateApi(RateLimitMixin, TenantApi):
         )
 
     @extend_schema(
+        operation_id="v1_deposits_list",
         parameters=[
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: DepositOutputSerializer(many=True)},
+        responses={200: cursor_page("DepositPage", DepositOutputSerializer)},
     )
     def get(self, request):
         paginator = DepositPagination()

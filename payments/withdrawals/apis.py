@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from common.actors import Actor
 from common.currency import to_major, to_minor
 from common.idempotency import idempotency_key_from, replay_response
+from common.openapi import cursor_page
 from common.ratelimit import RateLimitMixin
 from payments.withdrawals.services import (
     payout_retry,
@@ -75,11 +76,12 @@ class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
         )
 
     @extend_schema(
+        operation_id="v1_withdrawals_list",
         parameters=[
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: WithdrawalOutputSerializer(many=True)},
+        responses={200: cursor_page("WithdrawalPage", WithdrawalOutputSerializer)},
     )
     def get(self, request):
         withdrawals = withdrawal_list(tenant_id=request.tenant.pk, player=request.user)

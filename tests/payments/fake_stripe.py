@@ -35,6 +35,15 @@ class FakeStripe:
     # A 200 whose body is not what Stripe sends (truncated, a proxy's page...).
     garbage_reply: bytes | None = None
     refund_status: str = "pending"
+    # Fault modes (issue 14, tests/payments/test_fault_injection.py):
+    # sleep this long before answering (longer than STRIPE_TIMEOUT_SECONDS: a timeout)
+    delay_seconds: float = 0
+    # send the headers and half the body, then stall this long (a slow drip)
+    drip_stall_seconds: float = 0
+    # Stripe's idempotency: a POST repeated with the same Idempotency-Key gets the
+    # first answer again (and creates nothing new).
+    idempotent_replies: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    created_sessions: int = 0
 
     def last(self, path: str) -> Recorded:
         return [r for r in self.requests if r.path == path][-1]
@@ -45,14 +54,25 @@ def _handler(state: FakeStripe):
         def log_message(self, *args):  # keep test output quiet
             pass
 
-        def _reply(self, status: int, body: dict) -> None:
-            raw = json.dumps(body).encode()
+        def _reply(self, status: int, body: dict | bytes) -> None:
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            key = self.headers.get("Idempotency-Key")
+            if self.command == "POST" and key and status == 200:
+                state.idempotent_replies.setdefault(key, (status, raw))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.send_header("Request-Id", f"req_{secrets.token_hex(6)}")
             self.end_headers()
-            self.wfile.write(raw)
+            try:
+                if state.drip_stall_seconds:
+                    self.wfile.write(raw[: len(raw) // 2])
+                    self.wfile.flush()
+                    time.sleep(state.drip_stall_seconds)
+                    raw = raw[len(raw) // 2 :]
+                self.wfile.write(raw)
+            except OSError:  # the client gave up (timed out) and closed
+                pass
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -68,6 +88,12 @@ def _handler(state: FakeStripe):
             )
             if state.delay_seconds:
                 time.sleep(state.delay_seconds)
+            replay = state.idempotent_replies.get(
+                self.headers.get("Idempotency-Key") or ""
+            )
+            if self.command == "POST" and replay is not None:
+                self._reply(*replay)
+                return
             key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
             if key not in state.valid_keys:
                 self._reply(
@@ -96,6 +122,7 @@ def _handler(state: FakeStripe):
             if self.command == "POST" and path == "/v1/checkout/sessions":
                 form = state.requests[-1].form
                 session_id = f"cs_test_{secrets.token_hex(12)}"
+                state.created_sessions += 1
                 self._reply(
                     200,
                     {
