@@ -18,9 +18,11 @@ statuses that operation can give:
   403 (a policy refuses: self-exclusion, closed account, kill switch);
 - writes (POST, PUT, PATCH, DELETE): 409 (state conflicts, idempotency key reuse)
   and 422 (business rules: insufficient funds, limits);
-- writes that call a PSP: 502 and 503 (the PSP failed or is switched off).
+- writes that call a PSP: 502 and 503 (the PSP failed or is switched off);
+  starting a deposit also 202 ``DEPOSIT_CHECKOUT_PENDING`` (the PSP did not open the
+  checkout within the request's budget; a worker finishes it, issue 9).
 
-``tests/contract/test_schemathesis.py`` checks the result against the running views.
+``tests/api/test_openapi_schemathesis.py`` checks the result against the running views.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from common import errors
 ERROR_COMPONENT = "Error"
 _REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
 _DESCRIPTIONS = {
+    "202": "Accepted: the deposit exists, its checkout is still being opened "
+    "(DEPOSIT_CHECKOUT_PENDING); poll it",
     "400": "Invalid request (see the error code)",
     "401": "Missing, expired or revoked player token",
     "403": "Refused by a policy",
@@ -84,6 +88,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         statuses += ["409", "422"]
         if path.startswith(_PSP_PATHS):
             statuses += ["502", "503"]
+        if path == "/api/v1/deposits" and method == "post":
+            statuses.append("202")
     return list(dict.fromkeys(statuses))
 
 

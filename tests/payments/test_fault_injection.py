@@ -108,8 +108,10 @@ def test_a_psp_fault_at_deposit_start_moves_nothing_and_the_retry_completes_once
 
     faulted = _start_deposit(api_client, player)
 
-    assert faulted.status_code == 503, faulted.content
-    assert faulted.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
+    # Issue 9: the player is not kept waiting on an unknown PSP answer; a worker
+    # goes on trying with the same PSP idempotency key.
+    assert faulted.status_code == 202, faulted.content
+    assert faulted.json()["error"]["code"] == "DEPOSIT_CHECKOUT_PENDING"
     deposit = Deposit.objects.get(player=player)
     assert deposit.state == Deposit.State.CREATED  # unknown outcome: not failed
     assert not Entry.objects.filter(account__player=player).exists()
