@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
 
@@ -128,10 +129,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/v1/crm/", include("crm.urls")),  # operator API, API keys (docs/crm.md)
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", require_GET(SpectacularAPIView.as_view()), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        # GET only: DRF's content negotiation of another method's 405 raised
+        # NotAcceptable (a 500) for a client without an Accept the page renders.
+        require_GET(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
         name="api-docs",
     ),
 ]
