@@ -1,10 +1,14 @@
 """Advisory locks: one worker at a time for a piece of outside work (a PSP call)
 that must not run under a row lock.
 
-On PostgreSQL a session-level ``pg_advisory_lock`` on a key derived from a name; it
-is held outside any transaction, so no row is locked while the PSP is called, and
-it is released when the block ends (or the connection closes). Elsewhere (SQLite,
-one writer at a time anyway) it is a no-op.
+On PostgreSQL a transaction-level ``pg_advisory_xact_lock`` on a key derived from a
+name: the block runs in one transaction that holds the lock (no row is locked while
+the PSP is called) and commits at the end, which releases it. A session-level lock
+is not safe behind PgBouncer in transaction mode: its unlock can reach another
+server connection, and the lock then stays held there for ever (found by the CI
+pass through PgBouncer: concurrent deposit starts hung). Writes inside the block
+commit with it, so whoever waited finds them. Elsewhere (SQLite, one writer at a
+time anyway) it is a plain transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 def _key(name: str) -> int:
@@ -23,15 +27,10 @@ def _key(name: str) -> int:
 
 @contextmanager
 def advisory_lock(name: str) -> Iterator[None]:
-    """Wait for and hold the lock called ``name`` for the block."""
-    if connection.vendor != "postgresql":
+    """Wait for and hold the lock called ``name`` for the block, which is one
+    transaction (an exception rolls it back)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_key(name)])
         yield
-        return
-    key = _key(name)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])

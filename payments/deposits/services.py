@@ -125,6 +125,7 @@ def _deposit_checkout_open_once(*, deposit: Deposit, return_url: str) -> Deposit
     """Open the checkout under an advisory lock on the deposit (no row lock):
     concurrent starts with one key, and the worker, make one PSP call; whoever
     waited finds it opened."""
+    refused: ProviderError | None = None
     with advisory_lock(f"deposit:{deposit.pk}:checkout"):
         deposit.refresh_from_db()
         if deposit.state != Deposit.State.CREATED:
@@ -134,9 +135,13 @@ def _deposit_checkout_open_once(*, deposit: Deposit, return_url: str) -> Deposit
             provider=deposit.provider,
             currency=deposit.currency,
         )
-        return _deposit_checkout_open(
-            deposit=deposit, config=config, return_url=return_url
-        )
+        try:
+            return _deposit_checkout_open(
+                deposit=deposit, config=config, return_url=return_url
+            )
+        except ProviderError as exc:
+            refused = exc  # the failed deposit commits with the lock's transaction
+    raise refused
 
 
 def _deposit_checkout_open(
@@ -158,7 +163,8 @@ def _deposit_checkout_open(
     try:
         session = provider.create_deposit_checkout(request)
     except ProviderError as exc:
-        with transaction.atomic(durable=True):
+        # Inside the advisory lock's transaction (common.locks): commits with it.
+        with transaction.atomic():
             wallet.deposit_fail(
                 deposit_id=deposit.pk,
                 tenant_id=deposit.tenant_id,
@@ -168,7 +174,7 @@ def _deposit_checkout_open(
         raise
     # ProviderUnavailable propagates and leaves the deposit "created": the outcome
     # is unknown, and a replay asks the PSP again under the same idempotency key.
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         return wallet.deposit_checkout_attach(
             deposit_id=deposit.pk,
             tenant_id=deposit.tenant_id,
