@@ -10,6 +10,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# Management commands that only compare models with migration files: they serve
+# nothing, read no secret and move no money, so an unconfigured checkout may run
+# them (`python manage.py makemigrations --check` in a linter or a review).
+OFFLINE_COMMANDS = frozenset({"makemigrations"})
+# The system-check twins of the load-time refusals, silenced for those commands only.
+OFFLINE_SILENCED_CHECKS = [
+    "casino.E001",
+    "casino.E002",
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+]
+
+
+def offline_command(argv: list[str]) -> bool:
+    """Whether this process is ``manage.py <an offline command>``."""
+    return (
+        len(argv) > 1 and argv[0].endswith("manage.py") and argv[1] in OFFLINE_COMMANDS
+    )
+
+
 # Caches every worker process keeps to itself: rate limits and the webhook
 # config cache would count and forget per process.
 PROCESS_LOCAL_CACHES = (

@@ -495,10 +495,18 @@ LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
 
 # Refuse to load unsafe production settings: gunicorn and Celery run no system checks.
-from casino.production import unsafe_production_settings  # noqa: E402
+import sys  # noqa: E402
 
+from casino.production import (  # noqa: E402
+    OFFLINE_SILENCED_CHECKS,
+    offline_command,
+    unsafe_production_settings,
+)
+
+if offline_command(sys.argv):
+    SILENCED_SYSTEM_CHECKS += OFFLINE_SILENCED_CHECKS
 _unsafe = unsafe_production_settings(globals())
-if _unsafe:
+if _unsafe and not offline_command(sys.argv):
     from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
     raise ImproperlyConfigured(

@@ -1,9 +1,12 @@
 """Settings refuse unsafe production combinations as they load, under any server:
 each case imports ``casino.wsgi`` (what gunicorn does) in a fresh interpreter."""
 
+import subprocess
+import sys
+
 import pytest
 
-from tests.deploy.conftest import production_env, run_python
+from tests.deploy.conftest import ROOT, production_env, run_python
 
 LOAD_WSGI = "import casino.wsgi; print('loaded')"
 
@@ -82,3 +85,32 @@ def test_the_simulator_is_not_routed_without_debug(prod_env):
     result = run_python(code, prod_env())
     assert result.returncode == 0, result.stderr
     assert "routed False" in result.stdout
+
+
+def test_an_unconfigured_checkout_can_check_its_migrations_but_not_migrate():
+    """makemigrations only compares models with files: it runs without production
+    settings; a command that touches the database still refuses."""
+    unconfigured = production_env(
+        DEBUG="", SECRET_KEY="", FIELD_ENCRYPTION_KEYS="", CACHE_URL=""
+    )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env=unconfigured,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--plan"],
+        cwd=ROOT,
+        env=unconfigured,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert check.returncode == 0, check.stderr
+    assert "No changes detected" in check.stdout
+    assert migrate.returncode != 0
+    assert "refusing to start with DEBUG off" in migrate.stderr
