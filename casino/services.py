@@ -208,6 +208,30 @@ def player_portal_login(*, tenant: Tenant, email: str, password: str) -> Player:
     return player
 
 
+def _player_field_set(
+    *, actor: Actor, player: Player, field: str, value: str, action: str, reason: str
+) -> Player:
+    """Set one field of the player under its row lock, audited with before/after and
+    the reason; setting the value it already has changes and records nothing."""
+    with transaction.atomic(savepoint=False):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        before = getattr(locked, field)
+        if before == value:
+            return locked
+        setattr(locked, field, value)
+        locked.save(update_fields=[field])
+        audit_record(
+            actor=actor,
+            action=action,
+            tenant_id=locked.tenant_id,
+            target=locked,
+            before={field: before},
+            after={field: value},
+            reason=reason,
+        )
+    return locked
+
+
 def player_set_status(
     *, actor: Actor, player: Player, status: str, reason: str
 ) -> Player:
@@ -217,23 +241,14 @@ def player_set_status(
         raise ValidationFailed(
             details={"fields": {"status": [f"unknown value {status!r}"]}}
         )
-    with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
-        before = locked.status
-        if before == status:
-            return locked
-        locked.status = status
-        locked.save(update_fields=["status"])
-        audit_record(
-            actor=actor,
-            action="player.status_changed",
-            tenant_id=locked.tenant_id,
-            target=locked,
-            before={"status": before},
-            after={"status": status},
-            reason=reason,
-        )
-    return locked
+    return _player_field_set(
+        actor=actor,
+        player=player,
+        field="status",
+        value=status,
+        action="player.status_changed",
+        reason=reason,
+    )
 
 
 def player_set_kyc_status(
@@ -244,23 +259,14 @@ def player_set_kyc_status(
         raise ValidationFailed(
             details={"fields": {"kyc_status": [f"unknown value {kyc_status!r}"]}}
         )
-    with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
-        before = locked.kyc_status
-        if before == kyc_status:
-            return locked
-        locked.kyc_status = kyc_status
-        locked.save(update_fields=["kyc_status"])
-        audit_record(
-            actor=actor,
-            action="player.kyc_status_changed",
-            tenant_id=locked.tenant_id,
-            target=locked,
-            before={"kyc_status": before},
-            after={"kyc_status": kyc_status},
-            reason=reason,
-        )
-    return locked
+    return _player_field_set(
+        actor=actor,
+        player=player,
+        field="kyc_status",
+        value=kyc_status,
+        action="player.kyc_status_changed",
+        reason=reason,
+    )
 
 
 # --- issue 13: the KYC-confirmed name the closed-loop payout matches ----------------
@@ -276,20 +282,11 @@ def player_set_verified_name(
         raise ValidationFailed(
             details={"fields": {"verified_name": ["at most 140 characters"]}}
         )
-    with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
-        before = locked.verified_name
-        if before == verified_name:
-            return locked
-        locked.verified_name = verified_name
-        locked.save(update_fields=["verified_name"])
-        audit_record(
-            actor=actor,
-            action="player.verified_name_changed",
-            tenant_id=locked.tenant_id,
-            target=locked,
-            before={"verified_name": before},
-            after={"verified_name": verified_name},
-            reason=reason,
-        )
-    return locked
+    return _player_field_set(
+        actor=actor,
+        player=player,
+        field="verified_name",
+        value=verified_name,
+        action="player.verified_name_changed",
+        reason=reason,
+    )
