@@ -85,6 +85,11 @@ DATABASES = {
 # PostgreSQL connection per request halved throughput. 0 closes after each request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The same backend with a health check that reads the socket instead of sending
+# SELECT 1 before each request's first query (common/db_backends/postgresql).
+_POSTGRES = "django.db.backends.postgresql"
+if DATABASES["default"]["ENGINE"] == _POSTGRES:
+    DATABASES["default"]["ENGINE"] = "common.db_backends.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL plus a busy timeout lets the dev server's threads wait for the
     # single writer instead of failing with "database is locked".
@@ -431,6 +436,12 @@ TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=6)
 # The outbox sweep re-enqueues rows left waiting this long (lost message, dead
 # worker, crash between commit and enqueue).
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
+# Hot-path nudges (a webhook delivery's application) are handed to a per-process
+# publisher thread that sends one task for what arrives within the linger, at most
+# TASK_PUBLISH_BATCH values (common/queue.py): the request never waits on Redis.
+TASK_PUBLISH_IN_BACKGROUND = env.bool("TASK_PUBLISH_IN_BACKGROUND", default=True)
+TASK_PUBLISH_LINGER_MS = env.int("TASK_PUBLISH_LINGER_MS", default=20)
+TASK_PUBLISH_BATCH = env.int("TASK_PUBLISH_BATCH", default=50)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "payments.outbox_sweep", "schedule": 60.0},
     "expire-stale-deposits": {

@@ -60,7 +60,7 @@ class Server:
 
 def _database_url() -> str:
     s = connection.settings_dict
-    if s["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         raise RuntimeError("bench_webhooks needs PostgreSQL (DATABASE_URL)")
     user = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return (
