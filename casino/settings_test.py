@@ -11,3 +11,7 @@ from casino.settings import *  # noqa: E402, F403
 # Each test sees its own configs' current secrets: the webhook config cache is off
 # unless a test turns it on (tests/payments/test_webhook_intake.py).
 WEBHOOK_CONFIG_CACHE_SECONDS = 0
+
+# Publishes happen in the request's thread, so a test sees them when the request
+# returns (tests/common/test_task_publisher.py tests the background publisher).
+TASK_PUBLISH_IN_BACKGROUND = False

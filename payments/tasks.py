@@ -12,6 +12,7 @@ from celery import shared_task
 from django.core.management import call_command
 from django.db import DatabaseError
 
+from common.request_id import request_id_new, request_id_reset, request_id_set
 from payments import outbox
 from payments.deposits.refunds import refund_dispatch as refund_dispatch_service
 from payments.deposits.services import deposit_checkout_resume
@@ -32,6 +33,22 @@ def webhook_apply(self, *, inbox_id: int) -> None:
     delay = outbox.webhook_apply_attempt(inbox_id=inbox_id)
     if delay is not None and not self.request.is_eager:
         raise self.retry(countdown=delay, max_retries=None)
+
+
+@shared_task(bind=True, name="payments.webhook_apply_batch", **_TRANSIENT)
+def webhook_apply_batch(self, *, inbox_ids: list[int], request_ids: list[str]) -> None:
+    """Deliveries nudged together by a web process (common.queue's publisher):
+    each applied on its own, in its own transaction and under the request id of
+    the request that stored it; one that failed is retried on its own. A batch
+    retried after a database hiccup skips what it already applied."""
+    for inbox_id, request_id in zip(inbox_ids, request_ids, strict=True):
+        token = request_id_set(request_id or request_id_new())
+        try:
+            delay = outbox.webhook_apply_attempt(inbox_id=inbox_id)
+        finally:
+            request_id_reset(token)
+        if delay is not None and not self.request.is_eager:
+            webhook_apply.apply_async(kwargs={"inbox_id": inbox_id}, countdown=delay)
 
 
 @shared_task(name="payments.payout_dispatch", **_TRANSIENT)

@@ -9,7 +9,7 @@ belongs to: ``payments.deposits.events`` (deposits, refunds, disputes) or
 
 ``webhook_receive`` is an orchestrator: it opens its own short transactions. It
 verifies first, stores the verified delivery once with its claimed event id and
-enqueues its application (``payments.webhook_apply``, issue 9), so the PSP is
+enqueues its application (``payments.webhook_apply_batch``, issue 9), so the PSP is
 acknowledged fast; the row is the outbox (``payments.outbox``). Each step after
 storing is re-drivable from the inbox row alone
 (``webhook_delivery_apply(delivery_id=...)``), for a worker or an operator.
@@ -29,7 +29,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from common.actors import Actor
 from common.errors import MalformedRequest
-from common.queue import task_enqueue
+from common.queue import task_enqueue_batched
 from payments import events
 from payments.deposits.events import deposit_event_apply
 from payments.events import Applied, RejectedItem, WebhookEvent
@@ -85,7 +85,7 @@ def webhook_receive(
 ) -> WebhookResult:
     """Verify the delivery's signature on the raw bytes, store it once with its
     claimed event id for this endpoint, and enqueue its application
-    (``payments.webhook_apply``): one commit for the common case, so the PSP is
+    (``payments.webhook_apply_batch``): one commit for the common case, so the PSP is
     acknowledged fast. A repeat of an event is stored as a duplicate and moves
     nothing.
 
@@ -135,11 +135,21 @@ def webhook_receive(
             with transaction.atomic(durable=True):
                 inbox = WebhookInbox.objects.create(**raw)
             return _webhook_claim_and_enqueue(config=config, inbox=inbox, event=event)
-        task_enqueue("payments.webhook_apply", inbox_id=inbox.pk)
+        _application_enqueue(inbox_id=inbox.pk)
         return WebhookResult(inbox=inbox, duplicate=False)
     with transaction.atomic(durable=True):
         inbox = WebhookInbox.objects.create(**raw)
     return _webhook_batch_split(config=config, inbox=inbox, parsed=parsed)
+
+
+def _application_enqueue(*, inbox_id: int) -> None:
+    """Nudge a worker to apply the delivery: handed to the process's publisher,
+    which sends the deliveries stored within a few milliseconds as one
+    ``payments.webhook_apply_batch`` (common.queue), so the PSP's request never
+    waits on the broker."""
+    task_enqueue_batched(
+        "payments.webhook_apply_batch", argument="inbox_ids", value=inbox_id
+    )
 
 
 def _inbox_insert(**fields) -> WebhookInbox:
@@ -209,7 +219,7 @@ def _webhook_claim_and_enqueue(
     has committed; the row, verified and claimed, is the outbox the sweep re-drives
     if this message is lost."""
     target = _webhook_claim(config=config, inbox=inbox, event=event)
-    task_enqueue("payments.webhook_apply", inbox_id=target.pk)
+    _application_enqueue(inbox_id=target.pk)
     return WebhookResult(inbox=target, duplicate=target.pk != inbox.pk)
 
 

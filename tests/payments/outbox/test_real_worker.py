@@ -62,6 +62,43 @@ def test_webhook_is_acknowledged_then_applied_by_a_real_worker(client, start_wor
     )
 
 
+def test_deliveries_nudged_in_batches_by_the_publisher_are_each_applied_once(
+    client, start_worker, settings
+):
+    """As under gunicorn: the request hands the nudge to the process's publisher
+    thread, which sends the deliveries of a few milliseconds as one batch task."""
+    from common import queue as task_queue
+
+    settings.TASK_PUBLISH_IN_BACKGROUND = True
+    settings.TASK_PUBLISH_LINGER_MS = 300
+    task_queue._current_publisher = None
+    worker = start_worker(concurrency=2)
+    config = PSPConfigFactory()
+    player = PlayerFactory(tenant=config.tenant)
+    deposits = [pending_deposit(player, 1000 + n) for n in range(6)]
+    try:
+        for n, deposit in enumerate(deposits):
+            event = stripe_event(deposit, "checkout.session.completed")
+            response = post_event(client, config, event, HTTP_X_REQUEST_ID=f"req-b{n}")
+            assert response.status_code == 200
+            post_event(client, config, event)  # the PSP's redelivery
+    finally:
+        task_queue._current_publisher = None
+
+    wait_until(
+        lambda: WebhookInbox.objects.filter(status=Status.PROCESSED).count() == 6,
+        explain=worker.lines,
+    )
+    assert WebhookInbox.objects.filter(status=Status.DUPLICATE).count() == 6
+    assert [credits_of(deposit) for deposit in deposits] == [1] * 6
+    (balance,) = balance_list(player=player)
+    assert balance.available_minor == sum(1000 + n for n in range(6))
+    assert ledger_invariants_check(tenant_id=config.tenant_id) == []
+    # Each delivery is applied under the request id of the request that stored it.
+    for n in range(6):
+        worker.wait_for(f'"request_id": "req-b{n}"')
+
+
 def test_a_worker_killed_mid_task_leaves_the_row_for_the_sweep_and_credits_once(
     client, start_worker
 ):
