@@ -140,16 +140,29 @@ def worker_start(*, env: dict[str, str], concurrency: int) -> subprocess.Popen:
             "--concurrency",
             str(concurrency),
             "--loglevel",
-            "WARNING",
+            "INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "LOG_LEVEL": "INFO"},  # production's default; read below
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
-    time.sleep(4)  # let the pool come up before timing
+    ready = threading.Event()
+
+    def read_log() -> None:  # Celery says "ready." once its pool can take tasks
+        for line in process.stdout:
+            if "ready." in line:
+                ready.set()
+
+    threading.Thread(target=read_log, daemon=True).start()
+    if not ready.wait(timeout=120):
+        worker_stop(process)
+        raise RuntimeError("the Celery worker did not come up")
     return process
 
 
@@ -278,18 +291,27 @@ def bench_config() -> tuple[PSPConfig, str]:
     return config, secret
 
 
-def bench_deposits(*, config: PSPConfig, count: int, run: str) -> list[Deposit]:
+def bench_deposits(
+    *, config: PSPConfig, count: int, run: str, players: int = 50
+) -> list[Deposit]:
+    """``count`` deposits at the PSP, spread over ``players`` new players as real
+    traffic is (one player's deposits are applied one at a time, under the
+    player's lock, whatever the number of workers)."""
     from casino.models import Player
 
-    player, _ = Player.objects.get_or_create(
-        tenant=config.tenant,
-        email="bench-webhooks@bench.invalid",
-        defaults={"password": "!bench-unusable", "display_name": "bench"},
-    )
+    owners = [
+        Player.objects.create(
+            tenant=config.tenant,
+            email=f"bench-{run}-{number}@bench.invalid",
+            password="!bench-unusable",
+            display_name="bench",
+        )
+        for number in range(min(players, count))
+    ]
     deposits = []
     for number in range(count):
         deposit, _ = wallet.deposit_create(
-            player=player,
+            player=owners[number % len(owners)],
             provider="stripe",
             amount_minor=1000,
             currency="EUR",
