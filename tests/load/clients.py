@@ -56,7 +56,6 @@ class ClientResult:
     withdrawals: list[int] = field(default_factory=list)
     deliveries: int = 0
     repeated_deliveries: int = 0
-    actions: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -214,7 +213,6 @@ class PlayersClient:
                 self.sign_in(player)
             else:
                 self.act(player)
-            self.result.actions += 1
             time.sleep(random.uniform(0, 0.03))
 
     def sign_in(self, player: Player) -> None:
@@ -431,7 +429,6 @@ class OperatorClient:
             self.review()
             self.report_refunds()
             self.report_transfers()
-            self.result.actions += 1
             time.sleep(random.uniform(0.05, 0.3))
 
     def sign_in(self) -> bool:

@@ -277,6 +277,8 @@ class LoadRun:
         )
         print(latency_table(recorder))
         print(money_summary(brand=brand, results=results))
+        for note in [note for r in results for note in r.notes][:10]:
+            print(f"client note: {note}")
         print(
             f"PostgreSQL deadlocks detected during the run: {self.deadlocks} (each "
             "rolled back: a 409 CONCURRENT_UPDATE_CONFLICT to a client, or a task "
