@@ -26,6 +26,9 @@ help:
 	@echo "make test   - install test dependencies and run the whole suite"
 	@echo "make lint   - ruff + makemigrations --check"
 	@echo "make bench  - ledger benchmark (needs DATABASE_URL on PostgreSQL)"
+	@echo "make loadtest - players, PSP webhooks and an operator against gunicorn + workers for"
+	@echo "               LOADTEST_SECONDS (120), then every invariant; p50/p95/p99 per endpoint"
+	@echo "               (needs DATABASE_URL on PostgreSQL and Redis; docs/testing.md)"
 
 $(PY):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -116,3 +119,18 @@ soak: install-dev
 	  SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} WEBHOOK_FUZZ_EXAMPLES=$${WEBHOOK_FUZZ_EXAMPLES:-2000} \
 	  $(PY) -m pytest -s -q -p no:cacheprovider tests/simulation \
 	    tests/api/test_openapi_schemathesis.py tests/payments/webhooks/test_webhook_fuzz.py
+
+# --- issue 14: load test over the real server (docs/testing.md, "Load test") ---------
+# gunicorn (DEBUG=false) + Celery workers + local fake Stripe/Adyen on loopback; a
+# fresh brand per run. Needs DATABASE_URL on PostgreSQL and a Redis database of its
+# own (LOADTEST_REDIS_URL: it is flushed).
+LOADTEST_SECONDS ?= 120
+LOADTEST_CLIENTS ?= 4
+LOADTEST_WORKERS ?= 2
+LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/5
+.PHONY: loadtest
+loadtest: install
+	@test -n "$$DATABASE_URL" || { echo "make loadtest needs DATABASE_URL=postgres://... (and Redis)"; exit 1; }
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) -m tests.load --seconds $(LOADTEST_SECONDS) --clients $(LOADTEST_CLIENTS) \
+	  --workers $(LOADTEST_WORKERS) --redis $(LOADTEST_REDIS_URL)

@@ -16,7 +16,8 @@ UTF-8, of exactly these values in this order::
 
 - ``tenant_id`` and ``actor_user_id``: integers or ``null``; ``seq``: integer.
 - ``created_at``: UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six fraction digits).
-- ``ip``: the address as the database stores it (PostgreSQL ``inet`` text) or ``null``.
+- ``ip``: the address as PostgreSQL's ``inet`` text writes it, with its prefix length
+  (``10.1.0.5/32``), or ``null``.
 - text fields: JSON strings (empty string when blank).
 - ``before``/``after``: the stored JSON value, ``null`` when absent.
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -87,6 +89,25 @@ def _canonical_number(value: float) -> str:
 
 def canonical_timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """The address as PostgreSQL's ``inet`` text writes it, prefix length included
+    (``10.1.0.5/32``, ``2001:db8::1/128``): what the database's sealer hashes. Django
+    reads the column back without it (``10.1.0.5``)."""
+    if value is None or value == "":
+        return None
+    address = ipaddress.ip_address(value)
+    if address.version == 4:
+        return f"{address}/32"
+    # PostgreSQL writes an IPv4-mapped or IPv4-compatible address's last 32 bits
+    # as dotted decimal (::ffff:10.0.0.1, ::10.0.0.1); Python writes hex words.
+    number = int(address)
+    if address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}/128"
+    if number >> 32 == 0 and number >> 16 & 0xFFFF:
+        return f"::{ipaddress.IPv4Address(number & 0xFFFFFFFF)}/128"
+    return f"{address}/128"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +163,7 @@ def canonical_form(fields: ChainFields, *, seq: int, prev_hash: str) -> str:
         canonical_json(fields.after),
         canonical_json(fields.reason),
         canonical_json(fields.request_id),
-        canonical_json(fields.ip),
+        canonical_json(canonical_ip(fields.ip)),
     ]
     return "[" + ",".join(parts) + "]"
 

@@ -16,21 +16,11 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
-from django.db import connection
-
-from common import crypto
+from casino.live_stack import Server
 from common.actors import Actor
 from payments.config.services import psp_config_save
 from payments.models import PSPConfig, WebhookInbox
@@ -40,136 +30,9 @@ from tenants.services import tenant_create
 from wallet import services as wallet
 from wallet.models import Deposit, JournalTransaction
 
-ROOT = Path(__file__).resolve().parent.parent
 SLUG = "bench-webhooks"
 ACTOR = Actor.system("bench_webhooks")
 PROCESSES, THREADS = 4, 2  # 8 connections
-
-
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    process: subprocess.Popen
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor != "postgresql":
-        raise RuntimeError("bench_webhooks needs PostgreSQL (DATABASE_URL)")
-    user = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return (
-        f"postgres://{user}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
-
-
-def production_env(*, redis_url: str, port: int) -> dict[str, str]:
-    """DEBUG off with this database; the field-encryption key this process uses, so
-    the server decrypts the benchmark config's secrets."""
-    keys = list(settings.FIELD_ENCRYPTION_KEYS) or [
-        crypto.dev_key_from_secret(settings.SECRET_KEY)
-    ]
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="casino.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(48),
-        FIELD_ENCRYPTION_KEYS=",".join(keys),
-        DATABASE_URL=_database_url(),
-        CACHE_URL=redis_url,
-        CELERY_BROKER_URL=redis_url,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
-        GUNICORN_ACCESSLOG="",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        PAYMENTS_SIMULATOR_ENABLED="false",
-    )
-    return env
-
-
-def server_start(*, redis_url: str, port: int, workers: int, threads: int) -> Server:
-    env = production_env(redis_url=redis_url, port=port)
-    env.update(WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads))
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "casino.wsgi",
-            "-c",
-            "casino/gunicorn_conf.py",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:  # e.g. the port is taken: never measure another
-            raise RuntimeError(f"gunicorn exited ({process.returncode})")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health/live")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError("gunicorn did not come up")
-    return Server(url=f"127.0.0.1:{port}", env=env, process=process)
-
-
-def worker_start(*, env: dict[str, str], concurrency: int) -> subprocess.Popen:
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "casino",
-            "worker",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env={**env, "LOG_LEVEL": "INFO"},  # production's default; read below
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    ready = threading.Event()
-
-    def read_log() -> None:  # Celery says "ready." once its pool can take tasks
-        for line in process.stdout:
-            if "ready." in line:
-                ready.set()
-
-    threading.Thread(target=read_log, daemon=True).start()
-    if not ready.wait(timeout=120):
-        worker_stop(process)
-        raise RuntimeError("the Celery worker did not come up")
-    return process
-
-
-def worker_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
 
 
 # --- load generation (child processes: no Django, only HTTP) ------------------------
@@ -248,7 +111,7 @@ def load(
 ) -> tuple[float, int, int]:
     """Requests per second over 8 connections: for ``seconds``, or until
     ``bodies`` (split between the connections) are all sent."""
-    host, port = server.url.split(":")
+    host, port = server.host_port
     chunks = (
         [bodies[i::PROCESSES] for i in range(PROCESSES)]
         if bodies is not None
@@ -260,7 +123,7 @@ def load(
         results = pool.map(
             _client,
             [
-                (host, int(port), path, seconds, secret, chunk, f"{tag}{i}")
+                (host, port, path, seconds, secret, chunk, f"{tag}{i}")
                 for i, chunk in enumerate(chunks)
             ],
         )
@@ -342,12 +205,6 @@ def applied_exactly_once(deposits: list[Deposit]) -> list[str]:
     states = Deposit.objects.filter(pk__in=refs.values()).exclude(state="completed")
     problems += [f"deposit {d.pk} is {d.state}" for d in states]
     return problems
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clear_ingestion_rows(*, tenant_id: int) -> None:

@@ -1,8 +1,9 @@
 """The one local HTTP server standing in for Adyen in tests (Checkout, Transfers).
 
 It answers each request by its path when a test put a reply in ``routes``
-(``"/transfers/TR-1" → (200, {...})``), else with the default reply
-(``status``/``body``), and keeps every request it received (method, path, headers,
+(``"/transfers/TR-1" → (200, {...})``), else with ``answer(request)`` when set (a
+reply made per request: each payment link or transfer its own id, as in a load
+run), else with the default reply (``status``/``body``), and keeps every request it received (method, path, headers,
 JSON body). Used for what Prism cannot produce (5xx, refusals, unreadable answers)
 and for runs that ask about several payment links and transfers."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,6 +21,7 @@ class FakeAdyen:
         self.body: dict = {}
         # path → (HTTP status, JSON body); a path not listed gets the default reply.
         self.routes: dict[str, tuple[int, dict]] = {}
+        self.answer: Callable[[dict], tuple[int, dict]] | None = None
         self.requests: list[dict] = []
         fake = self
 
@@ -26,15 +29,19 @@ class FakeAdyen:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                fake.requests.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "json": json.loads(raw or b"{}"),
-                    }
-                )
-                status, body = fake.routes.get(self.path, (fake.status, fake.body))
+                request = {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "json": json.loads(raw or b"{}"),
+                }
+                fake.requests.append(request)
+                if self.path in fake.routes:
+                    status, body = fake.routes[self.path]
+                elif fake.answer is not None:
+                    status, body = fake.answer(request)
+                else:
+                    status, body = fake.status, fake.body
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

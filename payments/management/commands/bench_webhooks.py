@@ -20,6 +20,7 @@ import redis
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from casino import live_stack
 from payments import bench_webhooks as bench
 from payments.models import WebhookInbox
 from payments.simulator.events import event_for
@@ -61,9 +62,9 @@ class Command(BaseCommand):
         broker = _redis(redis_url)
         broker.flushdb()
         config, secret = bench.bench_config()
-        server = bench.server_start(
+        server = live_stack.server_start(
             redis_url=redis_url,
-            port=port or bench.free_port(),
+            port=port or live_stack.free_port(),
             workers=web_workers,
             threads=web_threads,
         )
@@ -109,7 +110,7 @@ class Command(BaseCommand):
                     json.dumps(event_for(deposit, "checkout.session.completed"))
                     for deposit in deposits
                 ]
-                worker = bench.worker_start(env=server.env, concurrency=workers)
+                worker = live_stack.worker_start(env=server.env, concurrency=workers)
                 try:
                     started = time.monotonic()
                     rate, acknowledged, errors = bench.load(
@@ -126,7 +127,7 @@ class Command(BaseCommand):
                         time.sleep(0.2)
                     elapsed = time.monotonic() - started
                 finally:
-                    bench.worker_stop(worker)
+                    live_stack.worker_stop(worker)
                 problems = bench.applied_exactly_once(deposits)
                 problems_total += len(problems)
                 say(

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.db import connection
 
-from audit import chain
+from audit import chain, context
 from audit.models import AuditEvent
 from audit.sealing import audit_seal_pending
 from audit.services import audit_record
@@ -70,6 +70,48 @@ def test_events_with_awkward_content_verify():
     assert report.ok, report.broken
     assert report.events_checked == AuditEvent.objects.filter(tenant=tenant).count()
     assert report.unsealed == 0
+
+
+ADDRESSES = [
+    "10.1.0.5",
+    "127.0.0.1",
+    "2001:db8::1",
+    "::1",
+    "::",
+    "::ffff:10.0.0.1",
+    "::a00:1",
+    "64:ff9b::a00:1",
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_postgres_and_python_write_the_same_client_ip(address):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::inet::text", [address])
+        (from_database,) = cursor.fetchone()
+
+    assert from_database == chain.canonical_ip(address)
+
+
+def test_events_recorded_for_a_client_ip_verify():
+    """Found by the load test (tests/load): PostgreSQL sealed ``10.1.0.5/32``, the
+    verifier hashed ``10.1.0.5``, so every event of a request broke the chain."""
+    tenant = TenantFactory()
+    for address in ADDRESSES:
+        token = context.bind(context.RequestContext(request_id="r", ip=address))
+        try:
+            audit_record(actor=SYSTEM, action="test.ip", tenant_id=tenant.pk)
+        finally:
+            context.reset(token)
+    audit_seal_pending()
+
+    report = audit_chain_verify(tenant=tenant)
+
+    assert report.ok, report.broken
+    assert AuditEvent.objects.filter(tenant=tenant, action="test.ip").count() == len(
+        ADDRESSES
+    )
 
 
 def test_hash_covers_the_canonical_form_of_exactly_the_documented_fields():
