@@ -111,7 +111,11 @@ def server_start(
     log: IO | None = None,
 ) -> Server:
     env = production_env(redis_url=redis_url, port=port, extra=extra_env)
-    env.update(WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads))
+    env.update(
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_THREADS=str(threads),
+        GUNICORN_MAX_REQUESTS="0",  # no process reboots in the middle of a round
+    )
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [
             sys.executable,

@@ -22,13 +22,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Count, F
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from audit.services import audit_record
 from common.actors import Actor
 from common.errors import MalformedRequest
+from common.prepared import prepared_fetchone
 from common.queue import task_enqueue_batched
 from payments import events
 from payments.deposits.events import deposit_event_apply
@@ -156,11 +159,81 @@ def _inbox_insert(**fields) -> WebhookInbox:
     """The hot path's one write: a single INSERT is its own transaction in
     autocommit (one round trip, where BEGIN/INSERT/COMMIT takes three); inside an
     outer transaction (tests) it takes a savepoint so a duplicate's IntegrityError
-    leaves the outer one usable."""
-    if not connection.in_atomic_block:
-        return WebhookInbox.objects.create(**fields)
+    leaves the outer one usable. On PostgreSQL it is a prepared statement
+    (``common.prepared``): the ORM's compile and the server's parse and plan were a
+    sixth of a delivery's cost."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper.vendor != "postgresql":
+        insert = WebhookInbox.objects.create
+    else:
+        insert = _inbox_insert_prepared
+    if not wrapper.in_atomic_block:
+        return insert(**fields)
     with transaction.atomic():
-        return WebhookInbox.objects.create(**fields)
+        return insert(**fields)
+
+
+_INBOX_COLUMNS = (
+    "provider",
+    "config_id",
+    "tenant_id",
+    "headers",
+    "body",
+    "event_id",
+    "event_type",
+    "status",
+    "error",
+    "attempts",
+    "received_at",
+)
+# Built once from the model's own table and column names, no outside text in it.
+_INBOX_INSERT = (
+    f"INSERT INTO {WebhookInbox._meta.db_table} ({', '.join(_INBOX_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_INBOX_COLUMNS))}) RETURNING id"
+)
+
+
+def _inbox_insert_prepared(
+    *,
+    provider: str,
+    config: PSPConfig,
+    tenant_id: int,
+    headers: dict,
+    body: str,
+    event_id: str,
+    event_type: str,
+) -> WebhookInbox:
+    row = WebhookInbox(
+        provider=provider,
+        config=config,
+        tenant_id=tenant_id,
+        headers=headers,
+        body=body,
+        event_id=event_id,
+        event_type=event_type,
+        received_at=timezone.now(),
+    )
+    (row.pk,) = prepared_fetchone(
+        connections[DEFAULT_DB_ALIAS],
+        _INBOX_INSERT,
+        (
+            row.provider,
+            config.pk,
+            tenant_id,
+            Jsonb(headers),
+            body,
+            event_id,
+            event_type,
+            row.status,
+            row.error,
+            row.attempts,
+            row.received_at,
+        ),
+        prepare=not settings.DATABASE_PGBOUNCER,
+    )
+    row._state.adding = False
+    row._state.db = DEFAULT_DB_ALIAS
+    return row
 
 
 def _error_text(exc) -> str:

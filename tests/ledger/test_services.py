@@ -18,6 +18,7 @@ from common.errors import (
     IllegalStateTransition,
     ValidationFailed,
 )
+from common.prepared import prepared_cursor
 from tests.factories import OperatorFactory, PlayerFactory, fund
 from tests.ledger.helpers import (
     SYSTEM,
@@ -738,10 +739,10 @@ def test_postings_keep_working_when_django_reconnects_between_them():
     connection must get its own, not the closed one's."""
     player = PlayerFactory()
     fund(player, 5000)
-    first = ledger_services._posting_cursor(connection)
+    first = prepared_cursor(connection)
     connection.close()
 
     fund(player, 100)
 
-    assert ledger_services._posting_cursor(connection) is not first
+    assert prepared_cursor(connection) is not first
     assert available_of(player) == 5100

@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psycopg
 from django.conf import settings
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -35,6 +34,7 @@ from common.errors import (
     IllegalStateTransition,
     ValidationFailed,
 )
+from common.prepared import prepared_fetchone
 from wallet import sql
 from wallet.exceptions import (
     InsufficientFunds,
@@ -279,49 +279,16 @@ def _run_posting_call(
     return result
 
 
-def _posting_cursor(wrapper) -> psycopg.Cursor:
-    """A server-side-binding psycopg cursor on the wrapper's current connection, kept
-    for the connection's lifetime (a new connection gets a new one)."""
-    pg = wrapper.connection
-    cached = getattr(wrapper, "_wallet_posting_cursor", None)
-    if cached is not None and cached[0] is pg:
-        return cached[1]
-    cursor = psycopg.Cursor(pg)
-    wrapper._wallet_posting_cursor = (pg, cursor)
-    return cursor
-
-
 def _call_post_function(
     wrapper, statement: str, params: tuple
 ) -> tuple[str, int | None]:
-    """The hot path's one round trip, as a prepared statement.
-
-    Django's cursors bind parameters on the client and Django turns psycopg's
-    prepared statements off (for connection poolers), so the server would parse and
-    plan the call anew every time. Here a server-side-binding psycopg cursor on the
-    same connection (same transaction) prepares this one statement once per
-    connection: about 15-25 % more postings per second from one client in pgbench's
-    own comparison. ``WALLET_PREPARED_POSTING = False`` turns it off (PgBouncer in
-    transaction mode before 1.21). Errors still come out as Django's
-    ``DatabaseError``; the call does not appear in ``connection.queries``. The
-    cursor is reused for the connection's lifetime (``_posting_cursor``).
-    """
-    if wrapper.connection is None:
-        wrapper.ensure_connection()
-    with wrapper.wrap_database_errors:
-        wrapper.validate_no_broken_transaction()
-        pg = wrapper.connection
-        cursor = _posting_cursor(wrapper)
-        if not settings.WALLET_PREPARED_POSTING:
-            cursor.execute(statement, params)
-            return cursor.fetchone()
-        threshold = pg.prepare_threshold
-        pg.prepare_threshold = 0  # for this statement only
-        try:
-            cursor.execute(statement, params, prepare=True)
-        finally:
-            pg.prepare_threshold = threshold
-        return cursor.fetchone()
+    """The hot path's one round trip, as a prepared statement
+    (``common.prepared``): about 15-25 % more postings per second from one client
+    in pgbench's own comparison. ``WALLET_PREPARED_POSTING = False`` sends it
+    unprepared (PgBouncer in transaction mode before 1.21)."""
+    return prepared_fetchone(
+        wrapper, statement, params, prepare=settings.WALLET_PREPARED_POSTING
+    )
 
 
 def _post_portable(
