@@ -13,7 +13,11 @@ from rest_framework.response import Response
 
 from common.currency import to_major, to_minor
 from common.fields import AmountField, CurrencyField
-from common.idempotency import idempotency_key_from, replay_response
+from common.idempotency import (
+    idempotency_key_from,
+    idempotency_key_parameter,
+    replay_response,
+)
 from common.openapi import cursor_page
 from common.ratelimit import RateLimitMixin
 from payments.deposits.services import deposit_start
@@ -82,11 +86,7 @@ class DepositListCreateApi(RateLimitMixin, TenantApi):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key", str, OpenApiParameter.HEADER, required=True
-            )
-        ],
+        parameters=[idempotency_key_parameter(required=True)],
         responses={201: DepositOutputSerializer},
     )
     def post(self, request):

@@ -17,7 +17,11 @@ from rest_framework.response import Response
 from common.actors import Actor
 from common.currency import to_major, to_minor
 from common.fields import CurrencyCodeField
-from common.idempotency import idempotency_key_from, replay_response
+from common.idempotency import (
+    idempotency_key_from,
+    idempotency_key_parameter,
+    replay_response,
+)
 from common.openapi import cursor_page
 from common.ratelimit import RateLimitMixin
 from payments.withdrawals.services import (
@@ -95,9 +99,7 @@ class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, True)
-        ],
+        parameters=[idempotency_key_parameter(required=True)],
         responses={201: WithdrawalOutputSerializer, 200: WithdrawalOutputSerializer},
     )
     def post(self, request):
@@ -130,9 +132,7 @@ class WithdrawalDetailApi(TenantApi):
         return Response(WithdrawalOutputSerializer(withdrawal).data)
 
 
-_OPTIONAL_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False
-)
+_OPTIONAL_KEY = idempotency_key_parameter(required=False)
 
 
 class WithdrawalCancelApi(TenantApi):

@@ -26,10 +26,8 @@ withdrawal after it has money to take. ``SCHEMATHESIS_STATEFUL_SCENARIOS`` ×
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import time
 from collections import Counter
 
 import pytest
@@ -43,8 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from payments.providers.stripe import webhooks as stripe_webhooks
-from payments.simulator.events import event_for
+from payments.simulator.events import deliver, event_for
 from tests.factories import PlayerFactory, TenantFactory, fund, token_for
 from tests.payments.factories import PSPConfigFactory
 from tests.payments.fake_stripe import FakeStripeServer
@@ -230,22 +227,15 @@ def chain_brand(db, settings, _connection_kept_across_wsgi_requests):
 
 
 def _stripe_pays(config, deposit_id: int) -> None:
-    """The PSP's signed ``checkout.session.completed`` for a started deposit,
-    delivered through the real webhook endpoint."""
-    from django.test import Client
-
+    """The PSP's signed ``checkout.session.completed`` for a started deposit, handed
+    to the real webhook view (which verifies it). Not through Django's test client:
+    it reconnects ``close_old_connections``, which would close the test's
+    connection on the next WSGI request."""
     from wallet.models import Deposit
 
     deposit = Deposit.objects.get(pk=deposit_id)
-    body = json.dumps(event_for(deposit, "checkout.session.completed")).encode()
-    signature = stripe_webhooks.sign(
-        payload=body, secret=config.webhook_secret(), timestamp=int(time.time())
-    )
-    delivered = Client().post(
-        f"/api/v1/webhooks/stripe/{config.endpoint_id}/",
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=signature,
+    delivered = deliver(
+        config=config, event=event_for(deposit, "checkout.session.completed")
     )
     assert delivered.status_code == 200, delivered.content
 
@@ -261,7 +251,13 @@ BANK_ACCOUNT = {
 
 def test_the_players_money_chain_follows_the_schemas_links(chain_brand):
     config, signed_in = chain_brand
-    schema = _served_schema(signed_in).include(path_regex=CHAIN_OPERATIONS)
+    # The lists are not links of the chain (the stateless run covers them): left
+    # out, they do not spend a scenario's steps.
+    schema = (
+        _served_schema(signed_in)
+        .include(path_regex=CHAIN_OPERATIONS)
+        .exclude(method="GET", path_regex=r"^/api/v1/(deposits|withdrawals)$")
+    )
     followed: list[str] = []
     registrations: list[str] = []
 
