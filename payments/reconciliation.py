@@ -327,6 +327,11 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
             # Possibly the first send still in progress at the PSP: not a refusal
             # of the payout we can be sure of. Funds stay held; asked again later.
             return finding("error", f"asking again: {exc.code}: {exc.message}")
+        except IllegalStateTransition as exc:  # the webhook settled it meanwhile
+            return finding(
+                "settled_meanwhile",
+                f"already {exc.details.get('from_state')} meanwhile",
+            )
         if reasked is None:
             return finding(
                 "unknown_no_reference",
