@@ -331,9 +331,10 @@ def payout_dispatch(*, attempt_id: int) -> None:
         return
     withdrawal = attempt.withdrawal
     psp = Actor.psp(attempt.provider)
+    request = _payout_request(attempt)
     log = {"withdrawal_id": withdrawal.pk, "attempt": attempt.number}
     try:
-        result = _payout_provider(attempt).send_payout(_payout_request(attempt))
+        result = _payout_provider(attempt).send_payout(request)
     except ProviderUnavailable as exc:
         logger.warning("withdrawal.payout_outcome_unknown", extra=log)
         with transaction.atomic(durable=True):

@@ -19,7 +19,7 @@ The stateful run follows the schema's OpenAPI links (common/openapi.py,
 → read it, withdraw it → read, cancel or retry the withdrawal. Links carry the brand
 (``X-Tenant``) and the ids; the token is taken from the login answer by the state
 machine, as a client does (a link cannot fill ``Authorization``). A started deposit
-is paid by the fake Stripe's signed event through the real webhook endpoint, so the
+is paid by Stripe's signed event, handed to the real webhook view, so the
 withdrawal after it has money to take. ``SCHEMATHESIS_STATEFUL_SCENARIOS`` ×
 ``SCHEMATHESIS_STATEFUL_STEPS`` bound it (default 25 × 10).
 """
