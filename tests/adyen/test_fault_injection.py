@@ -410,3 +410,24 @@ def test_a_lost_payout_answer_is_not_sent_again_once_adyens_key_has_expired(
     assert fake_adyen.created("/transfers") == 0
     assert latest_attempt(withdrawal).state == PayoutAttempt.State.UNKNOWN
     assert _available_held(payout_player) == (8_000, 2_000)
+
+
+def test_a_refusal_of_the_re_sent_payout_is_not_taken_for_the_payouts_outcome(
+    brand, payout_player, fake_adyen
+):
+    """A 4xx to the re-sent request may be Adyen still processing the first one
+    under that key: nobody guesses, the funds stay held and the next run asks
+    again."""
+    fake_adyen.fail_with_status = 500
+    withdrawal = _payout_sent(payout_player)
+    attempt = latest_attempt(withdrawal)
+    fake_adyen.heal()
+    fake_adyen.status, fake_adyen.body = 422, {"errorCode": "704", "status": 422}
+
+    finding = payout_attempt_status_check(attempt_id=attempt.pk)
+
+    assert finding.outcome == "error", finding
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
+    assert latest_attempt(withdrawal).state == PayoutAttempt.State.UNKNOWN
+    assert _available_held(payout_player) == (8_000, 2_000)
