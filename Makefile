@@ -117,6 +117,7 @@ soak: install-dev
 	@test -n "$$DATABASE_URL" || { echo "make soak needs DATABASE_URL=postgres://..."; exit 1; }
 	REQUIRE_POSTGRES=1 SIMULATION_EXAMPLES=$(SOAK_EXAMPLES) SIMULATION_STEPS=$(SOAK_STEPS) \
 	  SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} WEBHOOK_FUZZ_EXAMPLES=$${WEBHOOK_FUZZ_EXAMPLES:-2000} \
+	  SCHEMATHESIS_STATEFUL_SCENARIOS=$${SCHEMATHESIS_STATEFUL_SCENARIOS:-500} SCHEMATHESIS_STATEFUL_STEPS=$${SCHEMATHESIS_STATEFUL_STEPS:-15} \
 	  $(PY) -m pytest -s -q -p no:cacheprovider tests/simulation \
 	    tests/api/test_openapi_schemathesis.py tests/payments/webhooks/test_webhook_fuzz.py
 

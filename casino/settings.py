@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "common.openapi.add_error_responses",
+    "common.openapi.add_player_links",
 ]
 # Rate-limit groups that let requests through when the counters' cache (Redis) is
 # down; every other group answers 503 RATE_LIMIT_UNAVAILABLE (common/ratelimit.py).

@@ -6,7 +6,23 @@ from typing import Any
 
 from common.errors import IdempotencyKeyRequired, ValidationFailed
 
-_KEY = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_KEY_PATTERN = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
+_KEY = re.compile(_KEY_PATTERN)
+
+
+def idempotency_key_parameter(*, required: bool) -> Any:
+    """The ``Idempotency-Key`` header as the OpenAPI schema documents it: the format
+    ``idempotency_key_from`` accepts, so a client (and schemathesis) can send one."""
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "pattern": _KEY_PATTERN, "minLength": 1, "maxLength": 128},
+        OpenApiParameter.HEADER,
+        required=required,
+        description="Your key for this request; a repeat with the same key and "
+        "body answers the first result and moves nothing again.",
+    )
 
 
 def idempotency_key_from(request) -> str:

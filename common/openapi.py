@@ -135,3 +135,102 @@ def wrapped_list(name: str, key: str, item_serializer: Any) -> Any:
     from drf_spectacular.utils import inline_serializer
 
     return inline_serializer(name=name, fields={key: item_serializer(many=True)})
+
+
+# The player's money chain, as OpenAPI links (issue 14, the stateful schemathesis run
+# in tests/api/test_openapi_schemathesis.py): (source path, method, status) → links
+# to (target path, method) with the runtime expressions that fill them. The brand
+# (``X-Tenant``) is carried along every link. The player token is not: it travels in
+# ``Authorization``, a security scheme rather than a parameter, which a link cannot
+# set; a client (and the stateful test) takes it from the login answer's ``token``.
+_SAME_BRAND = {"header.X-Tenant": "$request.header.X-Tenant"}
+_PLAYER_LINKS: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {
+    ("/api/v1/auth/register", "post", "201"): {
+        "LogIn": {
+            "target": ("/api/v1/auth/login", "post"),
+            "description": "Log in with the credentials just registered.",
+            "requestBody": {
+                "email": "$request.body#/email",
+                "password": "$request.body#/password",
+            },
+        },
+    },
+    ("/api/v1/auth/login", "post", "200"): {
+        name: {
+            "target": target,
+            "description": "As the player who logged in (Bearer the answer's token).",
+        }
+        for name, target in (
+            ("Me", ("/api/v1/me", "get")),
+            ("Balances", ("/api/v1/wallet/balances", "get")),
+            ("StartDeposit", ("/api/v1/deposits", "post")),
+            ("RequestWithdrawal", ("/api/v1/withdrawals", "post")),
+        )
+    },
+    **{
+        ("/api/v1/deposits", "post", status): {
+            "GetDeposit": {
+                "target": ("/api/v1/deposits/{deposit_id}", "get"),
+                "description": "The deposit just started.",
+                "parameters": {"path.deposit_id": "$response.body#/id"},
+            },
+            "WithdrawIt": {
+                "target": ("/api/v1/withdrawals", "post"),
+                "description": "Withdraw the deposit's amount, once it is paid.",
+                "requestBody": {
+                    "amount": "$response.body#/amount",
+                    "currency": "$response.body#/currency",
+                },
+            },
+        }
+        for status in ("201",)
+    },
+    **{
+        ("/api/v1/withdrawals", "post", status): {
+            "GetWithdrawal": {
+                "target": ("/api/v1/withdrawals/{withdrawal_id}", "get"),
+                "description": "The withdrawal just requested.",
+                "parameters": {"path.withdrawal_id": "$response.body#/id"},
+            },
+            "CancelWithdrawal": {
+                "target": ("/api/v1/withdrawals/{withdrawal_id}/cancel", "post"),
+                "description": "Take the withdrawal back while it awaits review.",
+                "parameters": {"path.withdrawal_id": "$response.body#/id"},
+            },
+            "RetryWithdrawal": {
+                "target": ("/api/v1/withdrawals/{withdrawal_id}/retry", "post"),
+                "description": "Retry its payout if it failed.",
+                "parameters": {"path.withdrawal_id": "$response.body#/id"},
+            },
+        }
+        # 201 a new request, 200 the replay of an Idempotency-Key.
+        for status in ("201", "200")
+    },
+}
+
+
+def add_player_links(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOKS entry: the OpenAPI links of the player's
+    register → log in → deposit → withdrawal chain (``_PLAYER_LINKS``). A link whose
+    source or target operation is not in the schema is left out."""
+    paths = result.get("paths", {})
+    for (path, method, status), links in _PLAYER_LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        for name, link in links.items():
+            target_path, target_method = link["target"]
+            target = paths.get(target_path, {}).get(target_method)
+            if target is None or "operationId" not in target:
+                continue
+            response.setdefault("links", {})[name] = {
+                "operationId": target["operationId"],
+                "description": link["description"],
+                "parameters": {**_SAME_BRAND, **link.get("parameters", {})},
+                **(
+                    {"requestBody": link["requestBody"]}
+                    if "requestBody" in link
+                    else {}
+                ),
+            }
+    return result

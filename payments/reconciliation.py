@@ -46,7 +46,7 @@ from payments.providers.registry import (
 )
 from payments.providers.stripe.provider import SIMULATOR_KEY_PREFIX
 from payments.selectors import psp_config_for_payout
-from payments.withdrawals.services import payout_dispatch
+from payments.withdrawals.services import payout_attempt_reask, payout_dispatch
 from wallet import services as wallet
 from wallet.models import Deposit, PayoutAttempt
 from wallet.selectors import deposit_stale_list, payout_attempt_open_list
@@ -307,12 +307,6 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
             "awaiting_operator",
             "manual bank transfer: mark it paid or failed in the admin",
         )
-    if not attempt.provider_reference:
-        return finding(
-            "unknown_no_reference",
-            "the PSP never gave us a payout id; look up reference "
-            f"withdrawal:{attempt.withdrawal_id}:attempt:{attempt.pk} at the PSP",
-        )
     config = psp_config_for_payout(
         tenant_id=attempt.tenant_id, provider=attempt.provider
     )
@@ -320,6 +314,36 @@ def _payout_settle(*, attempt: PayoutAttempt, dry_run: bool) -> Finding:
         return finding("error", f"the brand has no {attempt.provider} configuration")
     if _config_is_simulated(config):
         return finding("simulated", "simulated PSP, nothing to ask")
+    if not attempt.provider_reference:
+        # The PSP's answer was lost (timeout, garbage, a crash before the commit):
+        # its reference is asked for with the attempt's own request and key.
+        if dry_run:
+            return finding("unknown_no_reference", "would ask the PSP again")
+        try:
+            reasked = payout_attempt_reask(attempt=attempt)
+        except ProviderUnavailable:
+            return finding("unreachable", "the PSP did not answer; funds stay held")
+        except (ProviderError, ProviderNotConfigured) as exc:
+            # Possibly the first send still in progress at the PSP: not a refusal
+            # of the payout we can be sure of. Funds stay held; asked again later.
+            return finding("error", f"asking again: {exc.code}: {exc.message}")
+        except IllegalStateTransition as exc:  # the webhook settled it meanwhile
+            return finding(
+                "settled_meanwhile",
+                f"already {exc.details.get('from_state')} meanwhile",
+            )
+        if reasked is None:
+            return finding(
+                "unknown_no_reference",
+                "the PSP never gave us a payout id and its idempotency window has "
+                "passed; look up reference "
+                f"withdrawal:{attempt.withdrawal_id}:attempt:{attempt.pk} at the PSP",
+            )
+        if reasked.status == "failed":
+            return finding("failed", f"PSP refused it: {reasked.failure_reason}")
+        attempt.refresh_from_db()
+        if not attempt.provider_reference:
+            return finding("unknown_no_reference", "the PSP answered without an id")
     try:
         provider = provider_build(name=attempt.provider, config=config)
         result = provider.fetch_payout_status(attempt.provider_reference)

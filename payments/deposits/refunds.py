@@ -161,9 +161,19 @@ def refund_dispatch(*, refund_id: int) -> None:
             )
         return
     with transaction.atomic(durable=True):
-        Refund.objects.filter(pk=refund.pk, provider_reference="").update(
-            provider_reference=result.provider_reference
+        refund_provider_reference_set(
+            refund_id=refund.pk, provider_reference=result.provider_reference
         )
+
+
+def refund_provider_reference_set(*, refund_id: int, provider_reference: str) -> None:
+    """The PSP took the refund: record its reference, after which the sweep no
+    longer sends it (its outcome arrives by webhook). Until this commits the refund
+    is sent again with the same idempotency key, and the PSP answers with the
+    refund it already made (never a second one)."""
+    Refund.objects.filter(pk=refund_id, provider_reference="").update(
+        provider_reference=provider_reference
+    )
 
 
 def refund_succeeded(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from payments.events import WebhookEvent
@@ -90,6 +91,11 @@ class PaymentProvider(abc.ABC):
     # marked paid or failed by hand). For the others an open payout is settled
     # only by asking the PSP (``fetch_payout_status``), never by a guess.
     operator_settles_payouts: bool = False
+    # How long the PSP replays the answer to a payout request sent again with the
+    # same idempotency key (and makes no second payout). Within it, a payout whose
+    # answer was lost is recovered by sending its request again
+    # (``withdrawals.services.payout_attempt_reask``); None: never re-sent.
+    payout_idempotency_window: timedelta | None = None
 
     @abc.abstractmethod
     def create_deposit_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...

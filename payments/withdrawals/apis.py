@@ -7,6 +7,7 @@ from django.db import transaction
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers
@@ -15,7 +16,12 @@ from rest_framework.response import Response
 
 from common.actors import Actor
 from common.currency import to_major, to_minor
-from common.idempotency import idempotency_key_from, replay_response
+from common.fields import CurrencyCodeField
+from common.idempotency import (
+    idempotency_key_from,
+    idempotency_key_parameter,
+    replay_response,
+)
 from common.openapi import cursor_page
 from common.ratelimit import RateLimitMixin
 from payments.withdrawals.services import (
@@ -32,7 +38,7 @@ class PayoutAttemptOutputSerializer(serializers.Serializer):
     state = serializers.CharField()
     failure_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)  # null while open
 
 
 class WithdrawalOutputSerializer(serializers.Serializer):
@@ -51,7 +57,7 @@ class WithdrawalOutputSerializer(serializers.Serializer):
     def get_amount(self, withdrawal) -> str:
         return to_major(withdrawal.amount_minor, withdrawal.currency)
 
-    @extend_schema(responses=PayoutAttemptOutputSerializer(many=True))
+    @extend_schema_field(PayoutAttemptOutputSerializer(many=True))
     def get_attempts(self, withdrawal) -> list:
         attempts = withdrawal.attempts.order_by("number")
         return PayoutAttemptOutputSerializer(attempts, many=True).data
@@ -70,7 +76,7 @@ class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
     @extend_schema_serializer(component_name="WithdrawalCreateInput")
     class InputSerializer(serializers.Serializer):
         amount = serializers.CharField(max_length=32)
-        currency = serializers.CharField(min_length=3, max_length=3)
+        currency = CurrencyCodeField()
         destination = serializers.DictField(
             help_text='{"type": "iban", "iban": "DE89...", "holder_name": "..."}'
         )
@@ -93,9 +99,7 @@ class WithdrawalListCreateApi(RateLimitMixin, TenantApi):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, True)
-        ],
+        parameters=[idempotency_key_parameter(required=True)],
         responses={201: WithdrawalOutputSerializer, 200: WithdrawalOutputSerializer},
     )
     def post(self, request):
@@ -128,9 +132,7 @@ class WithdrawalDetailApi(TenantApi):
         return Response(WithdrawalOutputSerializer(withdrawal).data)
 
 
-_OPTIONAL_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False
-)
+_OPTIONAL_KEY = idempotency_key_parameter(required=False)
 
 
 class WithdrawalCancelApi(TenantApi):

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from casino.models import Player
+from common import clock
 from common.actors import Actor
 from common.crypto import decrypt_json
 from common.queue import task_enqueue_on_commit
@@ -28,7 +29,7 @@ from payments.exceptions import (
     ProviderUnavailable,
 )
 from payments.models import Refund
-from payments.providers.base import PayoutRequest
+from payments.providers.base import PaymentProvider, PayoutRequest, PayoutResult
 from payments.providers.registry import (
     provider_build,
     provider_operator_settles_payouts,
@@ -252,6 +253,73 @@ def payout_outcome_settle_by_operator_check(*, attempt: PayoutAttempt) -> None:
         )
 
 
+def _payout_request(attempt: PayoutAttempt) -> PayoutRequest:
+    """The request an attempt sends, the same every time it is sent (its key)."""
+    withdrawal = attempt.withdrawal
+    return PayoutRequest(
+        withdrawal_id=withdrawal.pk,
+        attempt_id=attempt.pk,
+        # The bank leg: the whole amount, or what a closed-loop split left to it.
+        amount_minor=withdrawal.hold.amount_minor,
+        currency=withdrawal.currency,
+        destination=decrypt_json(withdrawal.destination_encrypted),
+        idempotency_key=attempt.idempotency_key,
+        reference=f"withdrawal:{withdrawal.pk}",
+    )
+
+
+def _payout_provider(attempt: PayoutAttempt) -> PaymentProvider:
+    config = psp_config_for_payout(
+        tenant_id=attempt.tenant_id, provider=attempt.provider
+    )
+    if (
+        config is None
+        and not provider_operator_settles_payouts(attempt.provider)
+        and simulator_enabled()
+    ):
+        config = psp_config_ensure_simulated(
+            tenant=attempt.withdrawal.tenant, provider=attempt.provider
+        )
+    return provider_build(name=attempt.provider, config=config)
+
+
+def payout_attempt_reask(*, attempt: PayoutAttempt) -> PayoutResult | None:
+    """Ask the PSP what became of a payout whose answer we never recorded: it timed
+    out, answered garbage, or the process died between the PSP's answer and the
+    commit that records it. Nobody guesses: the attempt's own request is sent again
+    with its own idempotency key, so the PSP answers with the payout it already
+    made, or makes it now; there is at most one payout per key either way. The
+    reference it gives is recorded (the PSP can then be asked for the outcome); a
+    synchronous refusal in the answer fails the attempt as the first send would
+    have. Joins no transaction: the PSP is called with none open.
+
+    ``None`` when the PSP cannot be asked this way: the provider's idempotency
+    window (``PaymentProvider.payout_idempotency_window``) is unknown or has
+    passed since the attempt was made, so a new send could pay twice."""
+    provider = _payout_provider(attempt)
+    window = provider.payout_idempotency_window
+    if window is None or attempt.created_at < clock.now() - window:
+        return None
+    result = provider.send_payout(_payout_request(attempt))
+    psp = Actor.psp(attempt.provider)
+    with transaction.atomic(durable=True):
+        if result.status == "failed":
+            withdrawal_payout_failed(
+                attempt=attempt,
+                actor=psp,
+                reason=result.failure_reason or "refused by the provider",
+            )
+        elif result.provider_reference:
+            payout_attempt_provider_reference_set(
+                attempt=attempt, provider_reference=result.provider_reference
+            )
+    logger.info(
+        "withdrawal.payout_reasked",
+        extra={"attempt_id": attempt.pk, "status": result.status},
+    )
+    return result
+
+
 def payout_dispatch(*, attempt_id: int) -> None:
     """Send one payout attempt to its provider. Runs after commit with no lock held;
     each outcome is recorded in a transaction of its own. An attempt is sent at most
@@ -263,31 +331,10 @@ def payout_dispatch(*, attempt_id: int) -> None:
         return
     withdrawal = attempt.withdrawal
     psp = Actor.psp(attempt.provider)
-    request = PayoutRequest(
-        withdrawal_id=withdrawal.pk,
-        attempt_id=attempt.pk,
-        # The bank leg: the whole amount, or what a closed-loop split left to it.
-        amount_minor=withdrawal.hold.amount_minor,
-        currency=withdrawal.currency,
-        destination=decrypt_json(withdrawal.destination_encrypted),
-        idempotency_key=attempt.idempotency_key,
-        reference=f"withdrawal:{withdrawal.pk}",
-    )
+    request = _payout_request(attempt)
     log = {"withdrawal_id": withdrawal.pk, "attempt": attempt.number}
     try:
-        config = psp_config_for_payout(
-            tenant_id=attempt.tenant_id, provider=attempt.provider
-        )
-        if (
-            config is None
-            and not provider_operator_settles_payouts(attempt.provider)
-            and simulator_enabled()
-        ):
-            config = psp_config_ensure_simulated(
-                tenant=withdrawal.tenant, provider=attempt.provider
-            )
-        provider = provider_build(name=attempt.provider, config=config)
-        result = provider.send_payout(request)
+        result = _payout_provider(attempt).send_payout(request)
     except ProviderUnavailable as exc:
         logger.warning("withdrawal.payout_outcome_unknown", extra=log)
         with transaction.atomic(durable=True):

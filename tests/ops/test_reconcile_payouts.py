@@ -159,21 +159,47 @@ def test_adyen_not_answering_leaves_the_payout_as_it_is(
     assert "unreachable 1." in out
 
 
-def test_unknown_outcome_without_a_transfer_id_is_reported_for_an_operator(
+def test_unknown_outcome_without_a_transfer_id_is_recovered_by_asking_adyen_again(
     fake_adyen_routes, player
+):
+    """Adyen's answer to the transfer was lost: the run sends the attempt's request
+    again with its own idempotency key (Adyen answers with the transfer it made, or
+    makes it now), records the id and asks its status."""
+    fake_adyen_routes.routes["/transfers"] = (503, {"status": 503})
+    withdrawal = sent_to_adyen(player)
+    attempt = latest_attempt(withdrawal)
+    assert attempt.state == PayoutAttempt.State.UNKNOWN
+    fake_adyen_routes.routes["/transfers"] = (202, {"id": "TR-1", "status": "received"})
+    transfer_says(fake_adyen_routes, "booked")
+
+    out = run("reconcile_payouts")  # unknown outcomes are looked at at any age
+
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PAID
+    assert balances(player) == (8_000, 0)
+    assert f"PAID payout {withdrawal.pk}" in out
+    sent = [r for r in fake_adyen_routes.requests if r["path"] == "/transfers"]
+    assert {r["headers"]["Idempotency-Key"] for r in sent} == {attempt.idempotency_key}
+
+
+def test_unknown_outcome_without_a_transfer_id_past_adyens_window_is_for_an_operator(
+    fake_adyen_routes, player, clock
 ):
     fake_adyen_routes.routes["/transfers"] = (503, {"status": 503})
     withdrawal = sent_to_adyen(player)
     attempt = latest_attempt(withdrawal)
     assert attempt.state == PayoutAttempt.State.UNKNOWN
+    # Past Adyen's idempotency window a second send could pay twice: not sent.
+    clock.advance(seconds=7 * 24 * HOUR)
 
-    out = run_alerting("reconcile_payouts")  # unknown outcomes are looked at at any age
+    out = run_alerting("reconcile_payouts")
 
     withdrawal.refresh_from_db()
     assert withdrawal.state == Withdrawal.State.PAYOUT_PENDING
     assert balances(player) == (8_000, 2_000)
     assert "UNKNOWN_NO_REFERENCE" in out
     assert f"withdrawal:{withdrawal.pk}:attempt:{attempt.pk}" in out
+    assert [r["path"] for r in fake_adyen_routes.requests] == ["/transfers"]
 
 
 def test_dry_run_reports_the_outcome_and_changes_nothing(

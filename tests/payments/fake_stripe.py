@@ -44,6 +44,7 @@ class FakeStripe:
     # first answer again (and creates nothing new).
     idempotent_replies: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     created_sessions: int = 0
+    created_refunds: int = 0
 
     def last(self, path: str) -> Recorded:
         return [r for r in self.requests if r.path == path][-1]
@@ -157,6 +158,7 @@ def _handler(state: FakeStripe):
                 )
             elif self.command == "POST" and path == "/v1/refunds":
                 form = state.requests[-1].form
+                state.created_refunds += 1
                 self._reply(
                     200,
                     {

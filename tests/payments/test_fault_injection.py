@@ -16,13 +16,19 @@ from __future__ import annotations
 import json
 import socket
 import time
+import uuid
 
 import pytest
+from django.db import transaction
 
+from common.actors import Actor
+from payments.deposits import refunds
+from payments.models import Refund
+from payments.outbox import outbox_sweep
 from payments.providers.stripe import webhooks as stripe_webhooks
 from payments.simulator.events import event_for
 from tests.factories import PlayerFactory, token_for
-from tests.payments.factories import PSPConfigFactory
+from tests.payments.factories import PSPConfigFactory, completed_deposit
 from tests.withdrawals.factories import verified_player
 from wallet.models import Deposit, Entry, Withdrawal
 from wallet.selectors import balance_list
@@ -59,8 +65,10 @@ def _available(player) -> int:
     return sum(b.available_minor for b in balance_list(player=player))
 
 
-def _pay(client, config, deposit) -> int:
-    body = json.dumps(event_for(deposit, "checkout.session.completed")).encode()
+def _pay(
+    client, config, deposit, event="checkout.session.completed", amount_minor=None
+) -> int:
+    body = json.dumps(event_for(deposit, event, amount_minor=amount_minor)).encode()
     signature = stripe_webhooks.sign(
         payload=body, secret=config.webhook_secret(), timestamp=int(time.time())
     )
@@ -254,3 +262,97 @@ def test_a_database_conflict_on_the_posting_path_is_refused_cleanly_and_retried_
     assert Withdrawal.objects.filter(player=player).count() == 1
     (balance,) = balance_list(player=player)
     assert (balance.available_minor, balance.held_minor) == (17_000, 3_000)
+
+
+# Refunds are Stripe's other boundary (``POST /v1/refunds``, on a worker). Payouts are
+# not: the Stripe adapter refuses them (``StripeProvider.send_payout``), so a
+# withdrawal routed to Stripe fails before any call is made.
+
+
+def _refund_asked(deposit, capture) -> Refund:
+    """An operator's refund of 20.00; its dispatch runs on commit (on a worker)."""
+    with capture(execute=True), transaction.atomic(durable=True):
+        refund = refunds.refund_request(
+            deposit_id=deposit.pk,
+            tenant_id=deposit.tenant_id,
+            amount_minor=2_000,
+            reason="player asked",
+            actor=Actor.system("fault-tests"),
+            request_key=f"refund-{uuid.uuid4()}",
+        )
+    refund.refresh_from_db()
+    return refund
+
+
+@pytest.mark.parametrize(
+    "fault", ["timeout", "connection-refused", "http-500", "garbage-200", "slow-drip"]
+)
+def test_a_psp_fault_sending_a_refund_books_nothing_and_the_sweep_sends_it_once(
+    client,
+    stripe_brand,
+    fake_stripe,
+    settings,
+    fault,
+    django_capture_on_commit_callbacks,
+):
+    config, player = stripe_brand
+    deposit = completed_deposit(player, 5_000)
+    _inject(fault, fake_stripe, settings)
+
+    refund = _refund_asked(deposit, django_capture_on_commit_callbacks)
+
+    # Unknown: still pending, no Stripe reference, nothing booked.
+    assert (refund.state, refund.provider_reference) == (Refund.State.PENDING, "")
+    assert _available(player) == 5_000
+
+    _heal(fake_stripe, settings)
+    if fault in ("timeout", "slow-drip"):
+        time.sleep(1.2)  # let the fake finish the answer the client gave up on
+    assert outbox_sweep(stale_seconds=0)["refunds"] == 1
+    refund.refresh_from_db()
+
+    assert refund.provider_reference.startswith("re_")
+    assert fake_stripe.created_refunds == 1  # a lost answer's refund, replayed
+    assert outbox_sweep(stale_seconds=0)["refunds"] == 0
+    refunded = _pay(client, config, deposit, "charge.refunded", amount_minor=2_000)
+    assert refunded == 200
+    assert _pay(client, config, deposit, "charge.refunded", amount_minor=2_000) == 200
+    refund.refresh_from_db()
+    assert refund.state == Refund.State.SUCCEEDED
+    assert _available(player) == 3_000
+
+
+def test_a_refund_whose_record_was_lost_after_stripe_took_it_is_recovered_from_stripe(
+    client, stripe_brand, fake_stripe, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Stripe made the refund, then the worker died before recording its id. The
+    sweep sends it again with the same idempotency key and gets Stripe's refund
+    back; Stripe's event books it once."""
+    config, player = stripe_brand
+    deposit = completed_deposit(player, 5_000)
+
+    def killed(**kwargs):
+        raise SystemExit("killed after the PSP call, before the commit")
+
+    monkeypatch.setattr(refunds, "refund_provider_reference_set", killed)
+    with pytest.raises(SystemExit):
+        _refund_asked(deposit, django_capture_on_commit_callbacks)
+    monkeypatch.undo()
+    refund = Refund.objects.get(deposit=deposit)
+
+    assert (refund.state, refund.provider_reference) == (Refund.State.PENDING, "")
+    assert fake_stripe.created_refunds == 1
+
+    outbox_sweep(stale_seconds=0)
+    refund.refresh_from_db()
+
+    (first_answer,) = [
+        json.loads(reply)
+        for _, reply in fake_stripe.idempotent_replies.values()
+        if json.loads(reply)["object"] == "refund"
+    ]
+    assert refund.provider_reference == first_answer["id"]
+    assert fake_stripe.created_refunds == 1  # the same refund, asked again
+    assert _pay(client, config, deposit, "charge.refunded", amount_minor=2_000) == 200
+    assert _pay(client, config, deposit, "charge.refunded", amount_minor=2_000) == 200
+    assert _available(player) == 3_000

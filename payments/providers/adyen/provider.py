@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from payments.budget import psp_timeout
@@ -109,6 +109,9 @@ def _unix(value: Any) -> int | None:
 
 class AdyenProvider(PaymentProvider):
     name = PROVIDER
+    # Adyen keeps an idempotency key for at least 7 days ("API idempotency"); a
+    # day less leaves room for clocks and for the attempt's send after creation.
+    payout_idempotency_window = timedelta(days=6)
 
     def __init__(self, config: AdyenConfig) -> None:
         self.config = config
