@@ -132,7 +132,7 @@ def player_token_issue(*, player: Player) -> str:
     raw = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic(savepoint=False):
-        Player.objects.select_for_update().filter(pk=player.pk).first()
+        Player.objects.select_for_update(no_key=True).filter(pk=player.pk).first()
         tokens = PlayerToken.objects.filter(player=player)
         tokens.filter(expires_at__lte=now).delete()
         keep = max(1, settings.PLAYER_MAX_LIVE_TOKENS) - 1
@@ -214,7 +214,7 @@ def _player_field_set(
     """Set one field of the player under its row lock, audited with before/after and
     the reason; setting the value it already has changes and records nothing."""
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         before = getattr(locked, field)
         if before == value:
             return locked

@@ -249,7 +249,7 @@ def _deposit_flag_paid(*, deposit: Deposit, dry_run: bool, finding: Finding) -> 
         return finding
     with transaction.atomic(durable=True):
         # Locks the row; a webhook that completed it meanwhile has settled it.
-        current = Deposit.objects.select_for_update().get(pk=deposit.pk)
+        current = Deposit.objects.select_for_update(no_key=True).get(pk=deposit.pk)
         if current.is_final:
             return replace(
                 finding,

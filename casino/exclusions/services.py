@@ -41,7 +41,7 @@ def _exclusion_start(
     """Record an exclusion from ``now``. Locks the player row so two requests are
     judged one after the other; refuses one that would end before the one in force."""
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         current = player_exclusion_active_get(player=locked, now=now)
         if current is not None and (
             current.ends_at is None

@@ -191,7 +191,7 @@ def _dispute_stage_record(
     """One dispute per payment; its stage follows the events, and every event is
     kept in ``history``."""
     reason = getattr(event, "reason", "")
-    dispute, _ = Dispute.objects.select_for_update().get_or_create(
+    dispute, _ = Dispute.objects.select_for_update(no_key=True).get_or_create(
         provider=provider,
         payment_reference=deposit.payment_reference
         or event.deposit.payment_reference
@@ -226,7 +226,7 @@ def _dispute_stage_record(
 
 def _dispute_event(*, deposit: Deposit, event, actor: Actor) -> Applied:
     # The deposit row first, as every deposit service locks it: one lock order.
-    deposit = Deposit.objects.select_for_update().get(pk=deposit.pk)
+    deposit = Deposit.objects.select_for_update(no_key=True).get(pk=deposit.pk)
     provider = deposit.provider
     ids = {"deposit_id": deposit.pk, "tenant_id": deposit.tenant_id, "actor": actor}
     freeze = {

@@ -37,7 +37,16 @@ State = Refund.State
 
 
 def _deposit_locked(*, deposit_id: int, tenant_id: int) -> Deposit:
-    return Deposit.objects.select_for_update().get(pk=deposit_id, tenant_id=tenant_id)
+    """The deposit row, then its player's row: the lock order of the wallet
+    (deposit, player, the player's accounts). A refund leg's settlement posts on
+    the player's accounts before ``deposit_refund_record`` locks the player; taking
+    the player here first is what keeps that from deadlocking with a deposit being
+    credited to the same player (found by ``make loadtest``)."""
+    return (
+        Deposit.objects.select_for_update(no_key=True)
+        .select_related("player")
+        .get(pk=deposit_id, tenant_id=tenant_id)
+    )
 
 
 def refundable_minor(*, deposit: Deposit) -> int:
@@ -320,7 +329,7 @@ def refund_total_reported(
             return []
         settled: list[Refund] = []
         left = new_minor
-        pending = Refund.objects.select_for_update().filter(
+        pending = Refund.objects.select_for_update(no_key=True).filter(
             deposit=deposit, state=State.PENDING
         )
         for refund in pending.order_by("id"):
@@ -358,7 +367,7 @@ def refund_total_reported(
 def _refund_locked(
     *, deposit: Deposit, refund_id: int | None, provider_reference: str
 ) -> Refund | None:
-    refunds = Refund.objects.select_for_update().filter(deposit=deposit)
+    refunds = Refund.objects.select_for_update(no_key=True).filter(deposit=deposit)
     found = refunds.filter(pk=refund_id).first() if refund_id else None
     if found is None and provider_reference:
         found = refunds.filter(provider_reference=provider_reference).first()

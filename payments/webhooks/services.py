@@ -330,7 +330,9 @@ def webhook_delivery_apply(
     ``WebhookProcessingFailed`` is raised."""
     try:
         with transaction.atomic(durable=True):
-            inbox = WebhookInbox.objects.select_for_update().get(pk=delivery_id)
+            inbox = WebhookInbox.objects.select_for_update(no_key=True).get(
+                pk=delivery_id
+            )
             if inbox.status in (Status.PROCESSED, Status.IGNORED):
                 return inbox
             config = PSPConfig.objects.select_related("tenant").get(pk=inbox.config_id)

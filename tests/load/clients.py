@@ -254,7 +254,7 @@ class PlayersClient:
             actions.append((self.pay, 16))
         if player.deposits:
             actions.append((self.deposit_detail, 3))
-        if any(player.available.values()):
+        if any(amount > 0 for amount in player.available.values()):
             actions.append((self.withdraw, 10))
         if player.requested:
             actions += [(self.cancel, 4), (self.withdrawal_detail, 3)]

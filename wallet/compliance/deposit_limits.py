@@ -122,7 +122,7 @@ def player_deposit_limit_check(
     are counted one after the other: call it inside the transaction that records
     the deposit."""
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         exceeded = [
             usage
             for usage in deposit_limit_usage_list(player=locked, currency=currency)
@@ -201,7 +201,7 @@ def player_deposit_limit_set(
     _validate(currency=currency, period=period, amount_minor=amount_minor)
     now = clock.now()
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         limit = PlayerDepositLimit.objects.filter(
             player=locked, currency=currency, period=period
         ).first()
@@ -273,7 +273,7 @@ def player_deposit_limit_confirm(
     _validate(currency=currency, period=period, amount_minor=None)
     now = clock.now()
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         limit = PlayerDepositLimit.objects.filter(
             player=locked, currency=currency, period=period
         ).first()

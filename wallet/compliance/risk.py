@@ -205,7 +205,7 @@ def risk_flag_clear(
             "A reason is required.", details={"fields": {"reason": ["required"]}}
         )
     with transaction.atomic(savepoint=False):
-        locked = PlayerRiskFlag.objects.select_for_update().get(pk=flag.pk)
+        locked = PlayerRiskFlag.objects.select_for_update(no_key=True).get(pk=flag.pk)
         if locked.cleared_at is not None:
             return locked
         locked.cleared_at = clock.now()

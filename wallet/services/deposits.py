@@ -55,7 +55,7 @@ _DEPOSIT_FINGERPRINT_FIELDS = ("provider", "currency", "amount_minor")
 
 def _deposit_locked(*, deposit_id: int, tenant_id: int) -> Deposit:
     return (
-        Deposit.objects.select_for_update()
+        Deposit.objects.select_for_update(no_key=True)
         .select_related("player")
         .get(pk=deposit_id, tenant_id=tenant_id)
     )
@@ -174,7 +174,7 @@ def deposit_create(
             return found, False
         # The player row lock serialises deposit starts per player, so the daily
         # limit counts every deposit started before this one.
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         deposit_policy_check(
             player=locked,
             currency=currency,
@@ -365,7 +365,7 @@ def _deposit_claw_back(
     available, _ = player_accounts_get_or_create(
         player=deposit.player, currency=deposit.currency
     )
-    available = Account.objects.select_for_update().get(pk=available.pk)
+    available = Account.objects.select_for_update(no_key=True).get(pk=available.pk)
     covered = min(amount_minor, available.balance_minor)
     owed = amount_minor - covered
     clearing = system_account_get_or_create(
@@ -485,7 +485,7 @@ def deposit_chargeback_record(
             )
             return deposit
         # Player row before its accounts, the order withdrawals use too.
-        player = Player.objects.select_for_update().get(pk=deposit.player_id)
+        player = Player.objects.select_for_update(no_key=True).get(pk=deposit.player_id)
         _deposit_claw_back(
             deposit=deposit,
             amount_minor=amount_minor,
@@ -518,7 +518,7 @@ def player_withdrawals_freeze(
     """Stop a player's withdrawals until an operator lifts it (a dispute is open).
     Takes the player row lock; a repeat changes nothing."""
     with transaction.atomic(savepoint=False):
-        player = Player.objects.select_for_update().get(
+        player = Player.objects.select_for_update(no_key=True).get(
             pk=player_id, tenant_id=tenant_id
         )
         if not player.withdrawals_frozen:

@@ -47,7 +47,9 @@ def finding_record(*, spec: FindingSpec, source: str) -> tuple[Finding, bool]:
         "object_ref": str(spec.object_ref),
     }
     with transaction.atomic(savepoint=False):
-        finding = Finding.objects.select_for_update().filter(**identity).first()
+        finding = (
+            Finding.objects.select_for_update(no_key=True).filter(**identity).first()
+        )
         if finding is None:
             try:
                 with transaction.atomic():  # a concurrent run may insert it first
@@ -61,7 +63,7 @@ def finding_record(*, spec: FindingSpec, source: str) -> tuple[Finding, bool]:
                     )
                 return finding, True
             except IntegrityError:
-                finding = Finding.objects.select_for_update().get(**identity)
+                finding = Finding.objects.select_for_update(no_key=True).get(**identity)
         reopened = finding.status == Finding.Status.RESOLVED
         Finding.objects.filter(pk=finding.pk).update(
             last_seen_at=now,
@@ -102,7 +104,7 @@ def _close(*, finding: Finding, actor: Actor, reason: str, status: str) -> Findi
     if not reason:
         raise FindingReasonRequired()
     with transaction.atomic(savepoint=False):
-        locked = Finding.objects.select_for_update().get(pk=finding.pk)
+        locked = Finding.objects.select_for_update(no_key=True).get(pk=finding.pk)
         if locked.status != Finding.Status.OPEN:
             raise IllegalStateTransition(
                 entity="finding", from_state=locked.status, to_state=status

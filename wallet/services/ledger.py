@@ -313,7 +313,7 @@ def _post_portable(
             a.pk: a
             for a in Account.objects.filter(pk__in=account_ids)
             .order_by("pk")
-            .select_for_update()
+            .select_for_update(no_key=True)
         }
         for line in lines:
             account = accounts.get(line.account.pk)
@@ -650,7 +650,7 @@ def hold_place(
 def _hold_resolve(*, hold: Hold, actor: Actor, to_state: str, lines_for) -> Hold:
     """Needs and takes the lock on the hold row; resolves it at most once."""
     with transaction.atomic(savepoint=False):
-        locked = Hold.objects.select_for_update().get(pk=hold.pk)
+        locked = Hold.objects.select_for_update(no_key=True).get(pk=hold.pk)
         if locked.state == to_state:
             return locked
         if locked.state != Hold.State.PENDING:

@@ -169,7 +169,7 @@ def deposit_limit_check(
     deposit starts are checked one after the other: call it inside the transaction
     that records the deposit."""
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         policy = tenant_policy_get(tenant=locked.tenant)
         try:
             limit = policy_amount(policy, "daily_deposit_limits", currency)

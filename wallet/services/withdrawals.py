@@ -96,7 +96,7 @@ def _withdrawal_move(withdrawal: Withdrawal, to_state: str) -> str:
 
 
 def _withdrawal_lock(withdrawal: Withdrawal) -> Withdrawal:
-    return Withdrawal.objects.select_for_update().get(pk=withdrawal.pk)
+    return Withdrawal.objects.select_for_update(no_key=True).get(pk=withdrawal.pk)
 
 
 def _withdrawal_fingerprint(
@@ -133,7 +133,7 @@ def withdrawal_request(
         amount_minor=amount_minor, currency=currency, destination=normalized
     )
     with transaction.atomic(savepoint=False):
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
         existing = Withdrawal.objects.filter(
             player=locked, idempotency_key=idempotency_key
         ).first()
@@ -455,7 +455,9 @@ def payout_attempt_claim(*, attempt_id: int) -> PayoutAttempt | None:
     given attempt. Locks the attempt row only; None when it was already claimed or
     resolved (e.g. an operator marked it paid first)."""
     with transaction.atomic(savepoint=False):
-        attempt = PayoutAttempt.objects.select_for_update().get(pk=attempt_id)
+        attempt = PayoutAttempt.objects.select_for_update(no_key=True).get(
+            pk=attempt_id
+        )
         if attempt.state != PayoutAttempt.State.PENDING:
             return None
         attempt.state = PayoutAttempt.State.SENT
@@ -480,7 +482,7 @@ def payout_attempt_outcome_unknown(
     the outcome: never voided, never retried blindly."""
     with transaction.atomic(savepoint=False):
         withdrawal = _withdrawal_lock(attempt.withdrawal)
-        locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+        locked = PayoutAttempt.objects.select_for_update(no_key=True).get(pk=attempt.pk)
         if locked.state != PayoutAttempt.State.SENT:
             return
         locked.state = PayoutAttempt.State.UNKNOWN
@@ -497,7 +499,7 @@ def payout_attempt_outcome_unknown(
 
 def _open_attempt_lock(*, attempt: PayoutAttempt) -> tuple[Withdrawal, PayoutAttempt]:
     withdrawal = _withdrawal_lock(attempt.withdrawal)
-    locked = PayoutAttempt.objects.select_for_update().get(pk=attempt.pk)
+    locked = PayoutAttempt.objects.select_for_update(no_key=True).get(pk=attempt.pk)
     return withdrawal, locked
 
 
@@ -741,10 +743,10 @@ def withdrawal_refund_leg_settle(
     rejected if none was (everything is back in the balance). Locks the withdrawal
     row, then the hold; a repeat is a no-op."""
     with transaction.atomic(savepoint=False):
-        withdrawal = Withdrawal.objects.select_for_update().get(
+        withdrawal = Withdrawal.objects.select_for_update(no_key=True).get(
             pk=hold.refund_leg_of_id
         )
-        locked_hold = Hold.objects.select_for_update().get(pk=hold.pk)
+        locked_hold = Hold.objects.select_for_update(no_key=True).get(pk=hold.pk)
         if locked_hold.state != Hold.State.PENDING:
             return withdrawal
         hold_void(hold=locked_hold, actor=actor)

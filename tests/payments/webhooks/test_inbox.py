@@ -72,12 +72,13 @@ def test_applying_a_delivery_locks_the_inbox_row_not_the_brands_psp_config(clien
             **signed_headers(body, config.webhook_secret()),
         )
     assert response.status_code == 200
-    locking = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+    # Row locks are FOR NO KEY UPDATE (they change no key; see docs/architecture.md).
+    locking = [q["sql"] for q in queries if "FOR NO KEY UPDATE" in q["sql"]]
     assert locking
     assert not [
         sql
         for sql in locking
-        if '"payments_pspconfig"' in sql and "FOR UPDATE OF" not in sql
+        if '"payments_pspconfig"' in sql and "FOR NO KEY UPDATE OF" not in sql
     ]
 
 
