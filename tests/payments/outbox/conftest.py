@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +14,8 @@ import pytest
 from celery import current_app
 from django.db import connection
 from kombu import pools as kombu_pools
+
+from casino import live_stack
 
 ROOT = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -44,6 +44,19 @@ def database_url() -> str:
     )
 
 
+class _Lines:
+    """A log sink that keeps each line in a list."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        pass
+
+
 class Worker:
     """``celery -A casino worker`` in its own process group; ``lines`` is its log."""
 
@@ -63,37 +76,11 @@ class Worker:
             **(extra_env or {}),
         )
         self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "casino",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        # casino.live_stack's worker (prefork, INFO), returned once it is ready;
+        # its log lines land in ``lines``.
+        self.process = live_stack.worker_start(
+            env=env, concurrency=concurrency, log=_Lines(self.lines)
         )
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for("ready.", timeout=60)
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line)
 
     def wait_for(self, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
