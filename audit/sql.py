@@ -45,6 +45,10 @@ History:
   postings/s).
 - migration 0008 (seal_after_commit) dropped that trigger and installed
   ``SEAL_FUNCTION`` and ``INSERT_UNSEALED_FUNCTION``.
+- migration 0009 (seal_ip_as_host) reinstalled ``SEAL_FUNCTION`` hashing the client IP
+  as ``host(ip)``: ``inet::text`` carries the netmask (``127.0.0.1/32``) where the
+  verifier (Python, ``audit/chain.py``) reads ``127.0.0.1``, so every sealed event with
+  an IP (any request: webhooks, the API, the admin) failed verification.
 """
 
 #: First argument of the two-key advisory lock (written literally in the function
@@ -142,7 +146,7 @@ BEGIN
             audit_canonical_json(NEW.after),
             coalesce(to_json(NEW.reason)::text, 'null'),
             coalesce(to_json(NEW.request_id)::text, 'null'),
-            coalesce(to_json(NEW.ip::text)::text, 'null')
+            coalesce(to_json(host(NEW.ip))::text, 'null')
         ) || ']', 'UTF8')), 'hex');
     RETURN NEW;
 END
@@ -241,7 +245,7 @@ BEGIN
                 audit_canonical_json(e.after),
                 coalesce(to_json(e.reason)::text, 'null'),
                 coalesce(to_json(e.request_id)::text, 'null'),
-                coalesce(to_json(e.ip::text)::text, 'null')
+                coalesce(to_json(host(e.ip))::text, 'null')
             ) || ']', 'UTF8')), 'hex');
         UPDATE audit_auditevent
            SET seq = v_seq + 1, prev_hash = v_prev, hash = v_hash
