@@ -2,7 +2,8 @@
 
 It answers each request by its path when a test put a reply in ``routes``
 (``"/transfers/TR-1" → (200, {...})``), else with the default reply
-(``status``/``body``), and keeps every request it received (method, path, headers,
+(``status``/``body``), or, when a test set a ``responder``, with what it returns
+for each request; it keeps every request it received (method, path, headers,
 JSON body). Used for what Prism cannot produce (5xx, refusals, unreadable answers)
 and for runs that ask about several payment links and transfers."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,6 +21,10 @@ class FakeAdyen:
         self.body: dict = {}
         # path → (HTTP status, JSON body); a path not listed gets the default reply.
         self.routes: dict[str, tuple[int, dict]] = {}
+        # (method, path, JSON body) → (HTTP status, JSON body), asked before routes
+        # and the default: for runs that need a fresh answer per request (a new
+        # transfer or refund id each time, an outcome chosen per call).
+        self.responder: Callable[[str, str, dict], tuple[int, dict]] | None = None
         self.requests: list[dict] = []
         fake = self
 
@@ -34,7 +40,12 @@ class FakeAdyen:
                         "json": json.loads(raw or b"{}"),
                     }
                 )
-                status, body = fake.routes.get(self.path, (fake.status, fake.body))
+                if fake.responder is not None:
+                    status, body = fake.responder(
+                        self.command, self.path, fake.requests[-1]["json"]
+                    )
+                else:
+                    status, body = fake.routes.get(self.path, (fake.status, fake.body))
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
