@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from audit import context
 from audit.models import AuditEvent
 from audit.sealing import audit_backlog, audit_chain_seal, audit_seal_pending
 from audit.services import audit_record
@@ -54,6 +55,24 @@ def test_events_are_inserted_unsealed_and_sealed_in_id_order():
     report = audit_chain_verify(tenant=tenant)
     assert report.ok, report.broken
     assert (report.events_checked, report.unsealed) == (4, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ip", ["127.0.0.1", "2001:db8::1"])
+def test_an_event_with_the_clients_ip_seals_into_a_chain_that_verifies(ip):
+    """The sealer hashed ``inet::text`` ("127.0.0.1/32") where the verifier hashes
+    the stored address ("127.0.0.1"): every event written while serving a request
+    (a webhook, the API, the admin) broke the chain it was sealed into."""
+    tenant = TenantFactory()
+    token = context.bind(context.RequestContext(request_id="req-1", ip=ip))
+    try:
+        audit_record(actor=SYSTEM, action="t", tenant_id=tenant.pk)
+    finally:
+        context.reset(token)
+    audit_chain_seal(tenant_id=tenant.pk)
+    report = audit_chain_verify(tenant=tenant)
+    assert report.ok, report.broken
+    assert report.events_checked == 2  # tenant.created and the one with the IP
 
 
 @pytest.mark.django_db
