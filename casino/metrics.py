@@ -25,7 +25,14 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-_registered: set[int] = set()
+
+class _ThisProcess(Collector):
+    """The process's own counters (prometheus-client's default registry), read at
+    scrape time. The scrape-time collectors are never registered there: a URLconf
+    built twice (tests, a reload) would register a second copy of each and fail."""
+
+    def collect(self):
+        return REGISTRY.collect()
 
 
 def metrics_view(collectors: Iterable[Collector] = ()):
@@ -36,17 +43,13 @@ def metrics_view(collectors: Iterable[Collector] = ()):
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token and not hmac.compare_digest(given.encode(), token.encode()):
             return HttpResponse(status=401)
+        registry = CollectorRegistry()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            for collector in collectors:
-                registry.register(collector)
         else:
-            registry = REGISTRY
-            for collector in collectors:
-                if id(collector) not in _registered:
-                    REGISTRY.register(collector)
-                    _registered.add(id(collector))
+            registry.register(_ThisProcess())
+        for collector in collectors:
+            registry.register(collector)
         return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
     return view

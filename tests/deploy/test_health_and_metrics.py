@@ -117,3 +117,19 @@ def test_metrics_show_open_findings_by_brand_and_severity(client):
     assert (
         'reconciliation_findings_open{severity="critical",tenant="metrics-brand"} 1.0'
     ) in text
+
+
+def test_metrics_survive_the_urlconf_being_built_again(rf):
+    """A second URLconf (a reload, tests overriding ROOT_URLCONF) builds new
+    scrape-time collectors; both views answer, each with one copy of the gauges."""
+    from casino.metrics import metrics_view
+    from payments.metrics import PaymentsCollector
+
+    first = metrics_view(collectors=[PaymentsCollector()])
+    second = metrics_view(collectors=[PaymentsCollector()])
+    for view in (first, second, first):
+        response = view(rf.get("/metrics"))
+        assert response.status_code == 200
+        body = response.content.decode()
+        gauge = "# TYPE casino_webhook_unapplied gauge"
+        assert body.count(gauge) == 1, body[:500]
