@@ -168,6 +168,6 @@ def test_one_history_through_every_payout_outcome():
         assert len(state.model.withdrawals[third.pk].attempts) == 3
         step("take_back", withdrawal=None, by="operator", fitting=True, index=0)
         assert state.model.withdrawals[third.pk].state == "rejected"
-        state.audit_chain_and_reconcile_every_few_steps()
+        state.audit_chain_and_reconcile()
     finally:
         state.teardown()
