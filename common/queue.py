@@ -100,7 +100,10 @@ class _BatchPublisher:
             self._publish(taken)
 
     def flush(self) -> None:
-        """Publish what is waiting, in this thread (at exit)."""
+        """Publish what is waiting, in this thread (at exit). Not in a forked child
+        that inherited this handler: what the parent held is the parent's to send."""
+        if self.pid != os.getpid():
+            return
         taken = []
         while True:
             try:

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from casino import live_stack
 from tests.deploy.conftest import ROOT, production_env, run_python
 
 
@@ -52,12 +53,6 @@ def test_security_settings_follow_their_environment_variables():
     assert result.stdout.strip() == "False 60 ('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(tmp_path):
     env = production_env(STATIC_ROOT=str(tmp_path / "static"))
@@ -68,7 +63,7 @@ def gunicorn(tmp_path):
         check=True,
         timeout=120,
     )
-    port = free_port()
+    port = live_stack.free_port()
     env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
     env["WEB_CONCURRENCY"] = "1"
     process = subprocess.Popen(

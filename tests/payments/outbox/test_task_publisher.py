@@ -124,3 +124,12 @@ def test_at_exit_what_waits_is_published(redis_broker, monkeypatch):
             {"inbox_ids": [9, 10], "request_ids": ["req-9", "req-10"]},
         )
     ]
+
+
+def test_a_forked_child_does_not_send_what_its_parent_held(redis_broker, monkeypatch):
+    monkeypatch.setattr(task_queue._BatchPublisher, "_run", lambda self: None)
+    parent = task_queue._BatchPublisher()
+    parent.hand_over("payments.webhook_apply_batch", "inbox_ids", 9, "req-9")
+    monkeypatch.setattr(task_queue.os, "getpid", lambda: parent.pid + 1)
+    parent.flush()  # the inherited at-exit handler, run in the child
+    assert published(redis_broker) == []
